@@ -1,0 +1,36 @@
+# Nectar — the commands. DEVELOPMENT.md explains each.
+SHELL := /bin/bash
+GO ?= go
+SERVICES := infra/local/services.sh
+# How long the fuzz targets run inside `make test`.
+FUZZTIME ?= 20s
+TEST_TIMEOUT ?= 25m
+
+.PHONY: test unit fuzz services services-down bench vet
+
+# The whole suite against real TiDB and MariaDB (started on loopback with TLS).
+test: services vet
+	source "$$($(SERVICES) env)" && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz
+
+# Tests that need no database (the database parts skip loudly outside CI).
+unit:
+	$(GO) test -count=1 ./...
+
+# Every fuzz target, each for FUZZTIME.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlock$$' -fuzztime $(FUZZTIME) ./shared/chain/
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+services:
+	$(SERVICES) up >/dev/null
+
+services-down:
+	$(SERVICES) down
+
+# Decoding and writing throughput on the mainnet Conway chunk, with baselines.
+bench: services
+	source "$$($(SERVICES) env)" && $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./shared/chain/ ./shared/tidb/

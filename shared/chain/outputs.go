@@ -1,0 +1,157 @@
+package chain
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/blinklabs-io/gouroboros/ledger/common"
+)
+
+// output adds one transaction output (to tx_out or collateral_tx_out) with its
+// assets, inline datum and reference script.
+func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) error {
+	addr := o.Address()
+	raw, err := addr.Bytes()
+	if err != nil {
+		return fmt.Errorf("address bytes: %w", err)
+	}
+	var paymentCred, stakeCred, stakeView any
+	switch p := addr.PayloadPayload().(type) {
+	case common.AddressPayloadKeyHash:
+		paymentCred = p.Hash.Bytes()
+	case common.AddressPayloadScriptHash:
+		paymentCred = p.Hash.Bytes()
+	}
+	if sc, ok := addr.StakeCredential(); ok {
+		stakeCred = sc.Credential.Bytes()
+		stakeView = c.stakeAddress(sc)
+	}
+	hasScript := addr.Type() != common.AddressTypeByron && addr.Type()&common.AddressTypeScriptBit != 0 &&
+		addr.Type() != common.AddressTypeNoneKey
+	value := "0"
+	if a := o.Amount(); a != nil {
+		value = a.String()
+	}
+	var dataHash, inlineHash, refScript any
+	if d := o.Datum(); d != nil {
+		inlineHash = nullBytes(c.addDatum(d))
+	} else if dh := o.DatumHash(); dh != nil && *dh != (common.Blake2b256{}) {
+		dataHash = dh.Bytes()
+	}
+	if s := o.ScriptRef(); s != nil {
+		refScript = nullBytes(c.addScript(s))
+	}
+	row := []any{c.hash, index, c.slot, addr.String(), raw, hasScript, paymentCred, stakeCred, stakeView,
+		value, dataHash, inlineHash, refScript}
+	assets := o.Assets()
+	if t == CollateralTxOut {
+		row = append(row, assetsDescr(assets))
+		c.rows.Add(t, row...)
+		return nil
+	}
+	c.rows.Add(t, row...)
+	if assets == nil {
+		return nil
+	}
+	// gouroboros drops zero-quantity assets while decoding, as the ledger does
+	// before protocol version 9 (and rejects them from 9 on): none becomes a row.
+	for _, policy := range assets.Policies() {
+		for _, name := range assets.Assets(policy) {
+			c.multiAsset(policy, name)
+			c.rows.Add(MaTxOut, c.hash, index, policy.Bytes(), name, c.slot,
+				fmt.Sprint(assets.Asset(policy, name)))
+		}
+	}
+	return nil
+}
+
+// mint adds the transaction's minted and burned assets.
+func (c *txCtx) mint() {
+	m := c.body.AssetMint()
+	if m == nil {
+		return
+	}
+	for _, policy := range m.Policies() {
+		for _, name := range m.Assets(policy) {
+			c.multiAsset(policy, name)
+			c.rows.Add(MaTxMint, c.hash, policy.Bytes(), name, c.slot, fmt.Sprint(m.Asset(policy, name)))
+		}
+	}
+}
+
+func (c *txCtx) multiAsset(policy common.Blake2b224, name []byte) {
+	fp := common.NewAssetFingerprint(policy.Bytes(), name)
+	c.rows.Add(MultiAsset, policy.Bytes(), name, fp.String(), c.slot)
+}
+
+// withdrawals adds one row per withdrawn reward account.
+func (c *txCtx) withdrawals() error {
+	for addr, amount := range c.body.Withdrawals() {
+		if addr == nil {
+			continue
+		}
+		cred, err := addr.RewardAccountCredential()
+		if err != nil {
+			return fmt.Errorf("withdrawal address: %w", err)
+		}
+		view := c.stakeAddressFromBytes(cred, addr)
+		amt := "0"
+		if amount != nil {
+			amt = amount.String()
+		}
+		c.rows.Add(Withdrawal, c.hash, view, c.slot, amt)
+	}
+	return nil
+}
+
+// stakeAddress records the reward address of a stake credential on this
+// network and returns its bech32 view.
+func (c *txCtx) stakeAddress(cred common.Credential) string {
+	header := byte(0xe0)
+	if cred.CredType == common.CredentialTypeScriptHash {
+		header = 0xf0
+	}
+	raw := append([]byte{header | c.net.NetworkID&0x0f}, cred.Credential.Bytes()...)
+	addr, err := common.NewAddressFromBytes(raw)
+	if err != nil {
+		// A 28-byte credential always makes a valid reward address.
+		return hex.EncodeToString(raw)
+	}
+	return c.stakeAddressFromBytes(cred, &addr)
+}
+
+func (c *txCtx) stakeAddressFromBytes(cred common.Credential, addr *common.Address) string {
+	raw, _ := addr.Bytes()
+	view := addr.String()
+	var scriptHash any
+	if cred.CredType == common.CredentialTypeScriptHash {
+		scriptHash = cred.Credential.Bytes()
+	}
+	c.rows.Add(StakeAddress, view, raw, scriptHash, c.slot)
+	return view
+}
+
+// poolHash records a pool id and returns its raw bytes.
+func (c *txCtx) poolHash(h common.Blake2b224) []byte {
+	c.rows.Add(PoolHash, h.Bytes(), h.Bech32("pool"), c.slot)
+	return h.Bytes()
+}
+
+// assetsDescr renders an output's assets as JSON for collateral outputs,
+// which have no ma_tx_out rows: {"<policy hex>": {"<name hex>": "<quantity>"}}.
+func assetsDescr(m *common.MultiAsset[common.MultiAssetTypeOutput]) any {
+	if m == nil || len(m.Policies()) == 0 {
+		return nil
+	}
+	out := map[string]map[string]string{}
+	for _, policy := range m.Policies() {
+		names := map[string]string{}
+		for _, name := range m.Assets(policy) {
+			names[hex.EncodeToString(name)] = m.Asset(policy, name).String()
+		}
+		out[hex.EncodeToString(policy.Bytes())] = names
+	}
+	b, _ := json.Marshal(out) // map keys are sorted: the text is deterministic
+	return string(b)
+}

@@ -1,0 +1,186 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/blinklabs-io/gouroboros/ledger/common"
+)
+
+// redeemerPurposes names a redeemer tag as db-sync's redeemer.purpose does.
+var redeemerPurposes = map[common.RedeemerTag]string{
+	common.RedeemerTagSpend:     "spend",
+	common.RedeemerTagMint:      "mint",
+	common.RedeemerTagCert:      "cert",
+	common.RedeemerTagReward:    "reward",
+	common.RedeemerTagVoting:    "voting",
+	common.RedeemerTagProposing: "proposing",
+}
+
+// Script types as db-sync's script.type names them.
+const (
+	scriptTypeTimelock = "timelock"
+	scriptTypePlutusV1 = "plutusV1"
+	scriptTypePlutusV2 = "plutusV2"
+	scriptTypePlutusV3 = "plutusV3"
+	scriptTypePlutusV4 = "plutusV4"
+)
+
+// witnesses adds datums, redeemers, scripts and required signers.
+//
+// Witness sets are sets, but byte-identical datums and scripts do repeat
+// inside one transaction on mainnet: their rows are keyed by hash, so the
+// repeats collapse when the block's rows are deduplicated.
+func (c *txCtx) witnesses() error {
+	if w := c.tx.Witnesses(); w != nil {
+		for _, d := range w.PlutusData() {
+			c.addDatum(&d)
+		}
+		if err := c.redeemers(w.Redeemers()); err != nil {
+			return err
+		}
+		for _, s := range w.NativeScripts() {
+			c.addScript(s)
+		}
+		for _, s := range w.PlutusV1Scripts() {
+			c.addScript(s)
+		}
+		for _, s := range w.PlutusV2Scripts() {
+			c.addScript(s)
+		}
+		for _, s := range w.PlutusV3Scripts() {
+			c.addScript(s)
+		}
+	}
+	for _, h := range c.body.RequiredSigners() {
+		c.rows.Add(ExtraKeyWitness, c.hash, h.Bytes(), c.slot)
+	}
+	return nil
+}
+
+// redeemers adds one row per (purpose, index). A legacy list with a repeated
+// key yields only its last entry, as the ledger's map does.
+func (c *txCtx) redeemers(rs common.TransactionWitnessRedeemers) error {
+	if rs == nil {
+		return nil
+	}
+	for key, val := range rs.Iter() {
+		purpose, ok := redeemerPurposes[key.Tag]
+		if !ok {
+			return fmt.Errorf("redeemer %d/%d: unknown tag", key.Tag, key.Index)
+		}
+		if val.ExUnits.Memory < 0 || val.ExUnits.Steps < 0 {
+			return fmt.Errorf("redeemer %s/%d: negative execution units", purpose, key.Index)
+		}
+		data, err := datumCbor(&val.Data)
+		if err != nil {
+			return fmt.Errorf("redeemer %s/%d data: %w", purpose, key.Index, err)
+		}
+		hash := common.Blake2b256Hash(data)
+		c.rows.Add(Redeemer, c.hash, purpose, uint64(key.Index), c.slot,
+			uint64(val.ExUnits.Memory), uint64(val.ExUnits.Steps), hash.Bytes(), data)
+	}
+	return nil
+}
+
+// scriptSize is the total size of the Plutus scripts in the witness set
+// (db-sync's tx.script_size): the ledger keeps witness scripts in a map by
+// hash, so a script repeated in the set counts once.
+func (c *txCtx) scriptSize() uint64 {
+	w := c.tx.Witnesses()
+	if w == nil {
+		return 0
+	}
+	seen := map[common.ScriptHash]struct{}{}
+	var total uint64
+	add := func(s common.Script) {
+		h := s.Hash()
+		if _, dup := seen[h]; dup {
+			return
+		}
+		seen[h] = struct{}{}
+		total += uint64(len(s.RawScriptBytes()))
+	}
+	for _, s := range w.PlutusV1Scripts() {
+		add(s)
+	}
+	for _, s := range w.PlutusV2Scripts() {
+		add(s)
+	}
+	for _, s := range w.PlutusV3Scripts() {
+		add(s)
+	}
+	return total
+}
+
+// addDatum records a datum (shared) and returns its hash: the Blake2b-256 of
+// the datum's CBOR exactly as it appears on chain.
+func (c *txCtx) addDatum(d *common.Datum) []byte {
+	if d == nil {
+		return nil
+	}
+	raw, err := datumCbor(d)
+	if err != nil {
+		return nil
+	}
+	h := common.Blake2b256Hash(raw)
+	c.rows.Add(Datum, h.Bytes(), c.slot, raw)
+	return h.Bytes()
+}
+
+// datumCbor returns a datum's original CBOR, or its encoding when it was not
+// decoded from bytes.
+func datumCbor(d *common.Datum) ([]byte, error) {
+	if raw := d.Cbor(); len(raw) > 0 {
+		return raw, nil
+	}
+	if d.Data == nil {
+		return nil, errors.New("datum has neither bytes nor data")
+	}
+	raw, err := d.MarshalCBOR()
+	if err != nil {
+		return nil, fmt.Errorf("encode datum: %w", err)
+	}
+	return raw, nil
+}
+
+// addScript records a script (shared) and returns its ledger hash: Blake2b-224
+// of the language tag followed by the script bytes (the native script's CBOR,
+// or the Plutus script's flat-in-CBOR bytes).
+func (c *txCtx) addScript(s common.Script) []byte {
+	typ, ok := scriptType(s)
+	if !ok {
+		return nil
+	}
+	h := s.Hash()
+	raw := s.RawScriptBytes()
+	c.rows.Add(Script, h.Bytes(), typ, c.slot, uint64(len(raw)), raw)
+	return h.Bytes()
+}
+
+// scriptType names a script's type; ok is false for a nil or unknown script.
+func scriptType(s common.Script) (typ string, ok bool) {
+	switch x := s.(type) {
+	case common.NativeScript:
+		return scriptTypeTimelock, true
+	case *common.NativeScript:
+		return scriptTypeTimelock, x != nil
+	case common.PlutusV1Script:
+		return scriptTypePlutusV1, true
+	case *common.PlutusV1Script:
+		return scriptTypePlutusV1, x != nil
+	case common.PlutusV2Script:
+		return scriptTypePlutusV2, true
+	case *common.PlutusV2Script:
+		return scriptTypePlutusV2, x != nil
+	case common.PlutusV3Script:
+		return scriptTypePlutusV3, true
+	case *common.PlutusV3Script:
+		return scriptTypePlutusV3, x != nil
+	case common.PlutusV4Script:
+		return scriptTypePlutusV4, true
+	case *common.PlutusV4Script:
+		return scriptTypePlutusV4, x != nil
+	}
+	return "", false
+}

@@ -1,0 +1,363 @@
+// Package tidb writes decoded blocks into TiDB (or any MySQL-protocol
+// database): batches applied atomically with their ingest_batch row,
+// rollbacks, and error classification by error number.
+package tidb
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/nectar-indexer/nectar/shared/chain"
+)
+
+// Defaults for Options.
+const (
+	DefaultStatementRows  = 1000
+	DefaultStatementBytes = 2 << 20
+	DefaultMaxAttempts    = 8
+	DefaultBackoffBase    = 100 * time.Millisecond
+	DefaultBackoffMax     = 5 * time.Second
+)
+
+// Options tune a Store. Zero values take the defaults.
+type Options struct {
+	// StatementRows and StatementBytes cap one multi-row INSERT.
+	StatementRows  int
+	StatementBytes int
+	// MaxAttempts bounds retries of one transaction on transient errors.
+	MaxAttempts int
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	Logger      *slog.Logger
+}
+
+// Store applies batches and rollbacks. It is safe for concurrent use: many
+// writers may apply history batches at once.
+type Store struct {
+	db   *sql.DB
+	opts Options
+	log  *slog.Logger
+	// insertPrefix and insertSuffix hold each chain table's statement text.
+	insertPrefix [chain.NumTables]string
+	insertSuffix [chain.NumTables]string
+}
+
+// New returns a Store writing through db. The db must use a driver config with
+// InterpolateParams (one round trip per statement) and a schema migrated by
+// package schema.
+func New(db *sql.DB, opts Options) *Store {
+	if opts.StatementRows <= 0 {
+		opts.StatementRows = DefaultStatementRows
+	}
+	if opts.StatementBytes <= 0 {
+		opts.StatementBytes = DefaultStatementBytes
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.BackoffBase <= 0 {
+		opts.BackoffBase = DefaultBackoffBase
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = DefaultBackoffMax
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{db: db, opts: opts, log: log}
+	for t, tab := range chain.Tables {
+		cols := make([]string, len(tab.Columns))
+		for i, c := range tab.Columns {
+			cols[i] = "`" + c + "`"
+		}
+		s.insertPrefix[t] = "INSERT INTO `" + tab.Name + "` (" + strings.Join(cols, ",") + ") VALUES "
+		if tab.Shared {
+			// Shared rows converge whatever order batches arrive in: keep the earliest slot.
+			s.insertSuffix[t] = " ON DUPLICATE KEY UPDATE `slot_no` = LEAST(`slot_no`, VALUES(`slot_no`))"
+		} else {
+			// A block re-sent inside a differently cut batch carries identical rows.
+			k := "`" + tab.Key[0] + "`"
+			s.insertSuffix[t] = " ON DUPLICATE KEY UPDATE " + k + " = " + k
+		}
+	}
+	return s
+}
+
+// DB returns the underlying pool.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Batch is a contiguous run of decoded blocks, applied all or nothing.
+type Batch struct {
+	// ID is derived from the batch's content; a recorded ID is never applied twice.
+	ID         []byte
+	Network    string
+	First      chain.Point
+	Last       chain.Point
+	PrevHash   []byte
+	Blocks     []*chain.Decoded
+	Quarantine []chain.Quarantined
+}
+
+// ErrEmptyBatch is returned for a batch with no blocks.
+var ErrEmptyBatch = errors.New("batch has no blocks")
+
+// ApplyBatch writes a batch in one transaction together with its ingest_batch
+// row. It returns applied=false when the batch was already recorded. Rows
+// shared between batches are written first in short autocommit statements
+// that converge whatever the order. A batch too large for one transaction is
+// split in halves, each recorded under a derived id, the whole recorded last.
+func (s *Store) ApplyBatch(ctx context.Context, b *Batch) (applied bool, err error) {
+	if len(b.Blocks)+len(b.Quarantine) == 0 {
+		return false, ErrEmptyBatch
+	}
+	if done, err := s.recorded(ctx, b.ID); err != nil || done {
+		return false, err
+	}
+	var rows chain.Rows
+	for _, d := range b.Blocks {
+		rows.Append(&d.Rows)
+	}
+	rows.Dedup()
+	err = s.retry(ctx, "write shared rows", func(ctx context.Context) error { return s.writeShared(ctx, &rows) })
+	if err != nil {
+		return false, err
+	}
+	err = s.retry(ctx, "apply batch", func(ctx context.Context) error {
+		var e error
+		applied, e = s.applyTx(ctx, b, &rows)
+		return e
+	})
+	if err != nil && Classify(err) == Split && len(b.Blocks) > 1 {
+		s.log.Warn("batch too large for one transaction, splitting", "batch", fmt.Sprintf("%x", b.ID), "blocks", len(b.Blocks))
+		return s.applySplit(ctx, b)
+	}
+	return applied, err
+}
+
+func (s *Store) applySplit(ctx context.Context, b *Batch) (bool, error) {
+	mid := len(b.Blocks) / 2
+	for i, part := range [][]*chain.Decoded{b.Blocks[:mid], b.Blocks[mid:]} {
+		sub := &Batch{ID: subID(b.ID, i), Network: b.Network, Blocks: part,
+			First: chain.Point{Slot: part[0].Slot, Hash: part[0].Hash},
+			Last:  chain.Point{Slot: part[len(part)-1].Slot, Hash: part[len(part)-1].Hash}}
+		if i == 0 {
+			sub.PrevHash, sub.Quarantine = b.PrevHash, b.Quarantine
+		} else {
+			sub.PrevHash = b.Blocks[mid-1].Hash
+		}
+		if _, err := s.ApplyBatch(ctx, sub); err != nil {
+			return false, fmt.Errorf("apply part %d of split batch: %w", i, err)
+		}
+	}
+	err := s.retry(ctx, "record split batch", func(ctx context.Context) error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := s.recordBatch(ctx, tx, b); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+	return err == nil, err
+}
+
+func subID(id []byte, part int) []byte {
+	h := sha256.Sum256(append(append([]byte{}, id...), '/', byte('0'+part)))
+	return h[:]
+}
+
+func (s *Store) recorded(ctx context.Context, id []byte) (bool, error) {
+	var n int
+	err := s.retry(ctx, "check ingest_batch", func(ctx context.Context) error {
+		return s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM ingest_batch WHERE id = ?", id).Scan(&n)
+	})
+	return n > 0, err
+}
+
+func (s *Store) writeShared(ctx context.Context, rows *chain.Rows) error {
+	for t, tab := range chain.Tables {
+		if !tab.Shared || len(rows[t]) == 0 {
+			continue
+		}
+		if err := s.insertRows(ctx, s.db, chain.TableID(t), rows[t]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// execer is what insertRows needs from a pool or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (s *Store) applyTx(ctx context.Context, b *Batch, rows *chain.Rows) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	// Record the batch first: a concurrent writer of the same batch then waits
+	// on this row's lock and finds it taken instead of writing everything twice.
+	fresh, err := s.recordBatch(ctx, tx, b)
+	if err != nil || !fresh {
+		return false, err
+	}
+	for t, tab := range chain.Tables {
+		if tab.Shared || len(rows[t]) == 0 {
+			continue
+		}
+		if err := s.insertRows(ctx, tx, chain.TableID(t), rows[t]); err != nil {
+			return false, err
+		}
+	}
+	for _, q := range b.Quarantine {
+		e := q.Err
+		_, err := tx.ExecContext(ctx, "INSERT INTO quarantine (hash, slot_no, block_type, prev_hash, network, error, cbor) "+
+			"VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE hash = hash",
+			e.Hash, e.Slot, uint64(e.BlockType), e.PrevHash, b.Network, e.Err.Error(), q.CBOR)
+		if err != nil {
+			return false, fmt.Errorf("insert quarantine: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("commit: %w", err)
+	}
+	return true, nil
+}
+
+// recordBatch inserts the batch's ingest_batch row; fresh is false when
+// another writer recorded it first.
+func (s *Store) recordBatch(ctx context.Context, tx *sql.Tx, b *Batch) (fresh bool, err error) {
+	res, err := tx.ExecContext(ctx, "INSERT IGNORE INTO ingest_batch (id, network, first_slot, first_hash, last_slot, last_hash, prev_hash, block_count) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		b.ID, b.Network, b.First.Slot, b.First.Hash, b.Last.Slot, b.Last.Hash, b.PrevHash, uint64(len(b.Blocks)+len(b.Quarantine)))
+	if err != nil {
+		return false, fmt.Errorf("insert ingest_batch: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("insert ingest_batch: %w", err)
+	}
+	return n == 1, nil
+}
+
+// insertRows writes rows of one table as multi-row statements capped by rows and bytes.
+func (s *Store) insertRows(ctx context.Context, ex execer, t chain.TableID, rows [][]any) error {
+	prefix, suffix := s.insertPrefix[t], s.insertSuffix[t]
+	ncol := len(chain.Tables[t].Columns)
+	tuple := "(" + strings.Repeat("?,", ncol-1) + "?)"
+	var sb strings.Builder
+	args := make([]any, 0, ncol*min(len(rows), s.opts.StatementRows))
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		sb.WriteString(suffix)
+		if _, err := ex.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("insert %s: %w", chain.Tables[t].Name, err)
+		}
+		sb.Reset()
+		args = args[:0]
+		return nil
+	}
+	n, size := 0, 0
+	for _, row := range rows {
+		rs := rowSize(row)
+		if n > 0 && (n >= s.opts.StatementRows || size+rs > s.opts.StatementBytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+			n, size = 0, 0
+		}
+		if n == 0 {
+			sb.WriteString(prefix)
+		} else {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(tuple)
+		args = append(args, row...)
+		n++
+		size += rs
+	}
+	return flush()
+}
+
+// rowSize estimates the bytes a row takes in an interpolated statement.
+func rowSize(row []any) int {
+	n := 2
+	for _, v := range row {
+		switch x := v.(type) {
+		case []byte:
+			n += 2*len(x) + 10
+		case string:
+			n += len(x) + 3
+		default:
+			n += 21
+		}
+	}
+	return n
+}
+
+// Rollback deletes, in one transaction, every chain row above slot p.Slot
+// and forgets the batches that reach above it (so a re-sent batch with the
+// same id is applied again). Quarantined blocks above the slot go too.
+func (s *Store) Rollback(ctx context.Context, p chain.Point) error {
+	return s.retry(ctx, "rollback", func(ctx context.Context) error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer tx.Rollback()
+		for _, tab := range chain.Tables {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM `"+tab.Name+"` WHERE slot_no > ?", p.Slot); err != nil {
+				return fmt.Errorf("delete from %s: %w", tab.Name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM quarantine WHERE slot_no > ?", p.Slot); err != nil {
+			return fmt.Errorf("delete from quarantine: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_batch WHERE last_slot > ?", p.Slot); err != nil {
+			return fmt.Errorf("delete from ingest_batch: %w", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	})
+}
+
+// retry runs op until it succeeds, fails with an error that is not
+// transient, runs out of attempts, or ctx ends. Backoff is exponential,
+// capped and jittered.
+func (s *Store) retry(ctx context.Context, what string, op func(context.Context) error) error {
+	delay := s.opts.BackoffBase
+	for attempt := 1; ; attempt++ {
+		err := op(ctx)
+		if err == nil {
+			return nil
+		}
+		class := Classify(err)
+		if (class != Retry && class != Throttle) || attempt >= s.opts.MaxAttempts || ctx.Err() != nil {
+			return fmt.Errorf("%s (attempt %d, %s): %w", what, attempt, class, err)
+		}
+		wait := delay/2 + rand.N(delay/2+1)
+		s.log.Warn("transient database error, retrying", "op", what, "attempt", attempt, "class", class.String(), "wait", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		case <-time.After(wait):
+		}
+		delay = min(2*delay, s.opts.BackoffMax)
+	}
+}

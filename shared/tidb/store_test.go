@@ -1,0 +1,326 @@
+package tidb_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nectar-indexer/nectar/shared/batch"
+	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/dbtest"
+	"github.com/nectar-indexer/nectar/shared/immutable"
+	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/tidb"
+)
+
+const testdata = "../../testdata"
+
+// fixtureBatches returns the 161 single fixture blocks, one batch each, and the
+// mainnet Conway chunk cut into batches of 50 blocks.
+func fixtureBatches(tb testing.TB) []*tidb.Batch {
+	tb.Helper()
+	f, err := os.Open(filepath.Join(testdata, "blocks", "index.tsv"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var out []*tidb.Batch
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		cols := strings.Split(sc.Text(), "\t")
+		bt, _ := strconv.Atoi(cols[1])
+		raw, err := os.ReadFile(filepath.Join(testdata, "blocks", cols[0]))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		net, err := chain.NetworkByName(cols[3])
+		if err != nil {
+			net = chain.UnknownNetwork(cols[3], cols[3] != "unknown")
+		}
+		b := ingest.DecodeBlocks(net, ingest.NewBlocks(net.Name, nil, nil, []batch.Block{{Type: uint(bt), CBOR: raw}}))
+		if len(b.Quarantine) > 0 {
+			tb.Fatalf("fixture %s did not decode: %v", cols[0], b.Quarantine[0].Err)
+		}
+		out = append(out, b)
+	}
+	return append(out, chunkBatches(tb, chain.Mainnet, []string{filepath.Join(testdata, "chains", "mainnet", "06189.chunk")}, 50)...)
+}
+
+// chunkBatches reads chunk files and cuts their blocks into batches of size n.
+func chunkBatches(tb testing.TB, net chain.Network, chunks []string, n int) []*tidb.Batch {
+	tb.Helper()
+	var raw []batch.Block
+	for _, c := range chunks {
+		blocks, err := immutable.ReadFile(c)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, b := range blocks {
+			raw = append(raw, batch.Block{Type: b.Type, CBOR: b.CBOR})
+		}
+	}
+	return cut(tb, net, nil, raw, n)
+}
+
+func cut(tb testing.TB, net chain.Network, prev []byte, raw []batch.Block, n int) []*tidb.Batch {
+	tb.Helper()
+	var out []*tidb.Batch
+	for i := 0; i < len(raw); i += n {
+		b := ingest.DecodeBlocks(net, ingest.NewBlocks(net.Name, prev, nil, raw[i:min(i+n, len(raw))]))
+		if len(b.Quarantine) > 0 {
+			tb.Fatalf("block at slot %d did not decode: %v", b.Quarantine[0].Err.Slot, b.Quarantine[0].Err)
+		}
+		prev = b.Last.Hash
+		out = append(out, b)
+	}
+	return out
+}
+
+func apply(tb testing.TB, s *tidb.Store, batches []*tidb.Batch) {
+	tb.Helper()
+	ctx := context.Background()
+	for _, b := range batches {
+		if _, err := s.ApplyBatch(ctx, b); err != nil {
+			tb.Fatalf("apply batch %x (slots %d-%d): %v", b.ID[:6], b.First.Slot, b.Last.Slot, err)
+		}
+	}
+}
+
+// expectedCounts is the number of distinct rows per table the decoder produced.
+func expectedCounts(batches []*tidb.Batch) map[string]int64 {
+	var all chain.Rows
+	for _, b := range batches {
+		for _, d := range b.Blocks {
+			all.Append(&d.Rows)
+		}
+	}
+	all.Dedup()
+	out := map[string]int64{}
+	for t, rows := range all {
+		out[chain.Tables[t].Name] = int64(len(rows))
+	}
+	return out
+}
+
+func countRows(tb testing.TB, db *sql.DB, table string) int64 {
+	tb.Helper()
+	var n int64
+	if err := db.QueryRow("SELECT COUNT(*) FROM `" + table + "`").Scan(&n); err != nil {
+		tb.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
+
+// orphanQueries each count rows whose parent row is missing.
+var orphanQueries = map[string]string{
+	"tx without block":             "SELECT COUNT(*) FROM tx LEFT JOIN block b ON b.hash = tx.block_hash WHERE b.hash IS NULL",
+	"tx_out without tx":            "SELECT COUNT(*) FROM tx_out o LEFT JOIN tx ON tx.hash = o.tx_hash WHERE tx.hash IS NULL",
+	"collateral_tx_out without tx": "SELECT COUNT(*) FROM collateral_tx_out o LEFT JOIN tx ON tx.hash = o.tx_hash WHERE tx.hash IS NULL",
+	"tx_in without tx":             "SELECT COUNT(*) FROM tx_in i LEFT JOIN tx ON tx.hash = i.tx_in_hash WHERE tx.hash IS NULL",
+	"collateral_tx_in without tx":  "SELECT COUNT(*) FROM collateral_tx_in i LEFT JOIN tx ON tx.hash = i.tx_in_hash WHERE tx.hash IS NULL",
+	"reference_tx_in without tx":   "SELECT COUNT(*) FROM reference_tx_in i LEFT JOIN tx ON tx.hash = i.tx_in_hash WHERE tx.hash IS NULL",
+	"ma_tx_out without output":     "SELECT COUNT(*) FROM ma_tx_out m LEFT JOIN tx_out o ON o.tx_hash = m.tx_hash AND o.`index` = m.`index` WHERE o.tx_hash IS NULL",
+	"ma_tx_out without asset":      "SELECT COUNT(*) FROM ma_tx_out m LEFT JOIN multi_asset a ON a.policy = m.policy AND a.name = m.name WHERE a.policy IS NULL",
+	"ma_tx_mint without tx":        "SELECT COUNT(*) FROM ma_tx_mint m LEFT JOIN tx ON tx.hash = m.tx_hash WHERE tx.hash IS NULL",
+	"tx_metadata without tx":       "SELECT COUNT(*) FROM tx_metadata m LEFT JOIN tx ON tx.hash = m.tx_hash WHERE tx.hash IS NULL",
+	"redeemer without tx":          "SELECT COUNT(*) FROM redeemer r LEFT JOIN tx ON tx.hash = r.tx_hash WHERE tx.hash IS NULL",
+	"withdrawal without address":   "SELECT COUNT(*) FROM withdrawal w LEFT JOIN stake_address s ON s.view = w.stake_address WHERE s.view IS NULL",
+	"delegation without pool":      "SELECT COUNT(*) FROM delegation d LEFT JOIN pool_hash p ON p.hash_raw = d.pool_hash WHERE p.hash_raw IS NULL",
+	"inline datum without datum":   "SELECT COUNT(*) FROM tx_out o LEFT JOIN datum d ON d.hash = o.inline_datum_hash WHERE o.inline_datum_hash IS NOT NULL AND d.hash IS NULL",
+	"reference script missing":     "SELECT COUNT(*) FROM tx_out o LEFT JOIN script s ON s.hash = o.reference_script_hash WHERE o.reference_script_hash IS NOT NULL AND s.hash IS NULL",
+	"extra_key_witness without tx": "SELECT COUNT(*) FROM extra_key_witness w LEFT JOIN tx ON tx.hash = w.tx_hash WHERE tx.hash IS NULL",
+	"voting_procedure without tx":  "SELECT COUNT(*) FROM voting_procedure v LEFT JOIN tx ON tx.hash = v.tx_hash WHERE tx.hash IS NULL",
+	"proposal without tx":          "SELECT COUNT(*) FROM gov_action_proposal g LEFT JOIN tx ON tx.hash = g.tx_hash WHERE tx.hash IS NULL",
+}
+
+func checksums(tb testing.TB, db *sql.DB) map[string]string {
+	tb.Helper()
+	sums, err := tidb.Checksums(context.Background(), db)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sums
+}
+
+func sameChecksums(tb testing.TB, got, want map[string]string) {
+	tb.Helper()
+	for table, w := range want {
+		if got[table] != w {
+			tb.Errorf("table %s: checksum %s, want %s (rows:sha256)", table, got[table], w)
+		}
+	}
+}
+
+// Test 1: every fixture block and the Conway chunk load; counts equal the
+// decoder's; no orphans.
+func TestLoadFixtures(t *testing.T) {
+	batches := fixtureBatches(t)
+	want := expectedCounts(batches)
+	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
+		db, _ := srv.Open(t)
+		apply(t, tidb.New(db, tidb.Options{}), batches)
+		for table, n := range want {
+			if got := countRows(t, db, table); got != n {
+				t.Errorf("%s: %d rows, decoder produced %d", table, got, n)
+			}
+		}
+		for name, q := range orphanQueries {
+			var n int64
+			if err := db.QueryRow(q).Scan(&n); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if n != 0 {
+				t.Errorf("%s: %d orphan rows", name, n)
+			}
+		}
+		if got := countRows(t, db, "ingest_batch"); got != int64(len(batches)) {
+			t.Errorf("ingest_batch: %d rows, want %d", got, len(batches))
+		}
+	})
+}
+
+// Test 2: shuffled, duplicated batches with one connection killed mid-batch
+// leave every table byte-identical to one clean in-order pass.
+func TestIdempotentShuffledLoad(t *testing.T) {
+	batches := fixtureBatches(t)
+	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
+		clean, _ := srv.Open(t)
+		apply(t, tidb.New(clean, tidb.Options{}), batches)
+		want := checksums(t, clean)
+
+		db, _ := srv.Open(t)
+		// Small statements make a batch long enough to be killed half-way.
+		store := tidb.New(db, tidb.Options{StatementRows: 100, BackoffBase: 10 * time.Millisecond})
+		order := append(append([]*tidb.Batch{}, batches...), batches...)
+		rng := rand.New(rand.NewPCG(1, 2))
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+
+		// Find the biggest batch and kill its connection while it is being written.
+		big := 0
+		for i, b := range order {
+			if b.Blocks[0].Rows.Count()*len(b.Blocks) > order[big].Blocks[0].Rows.Count()*len(order[big].Blocks) {
+				big = i
+			}
+		}
+		var killed atomic.Int32
+		for i, b := range order {
+			if i == big && killed.Load() == 0 {
+				stop := killWhileWriting(t, srv, db, &killed)
+				if _, err := store.ApplyBatch(context.Background(), b); err != nil {
+					t.Logf("batch failed after kill, redelivering: %v", err)
+					if _, err := store.ApplyBatch(context.Background(), b); err != nil {
+						t.Fatalf("redelivered batch: %v", err)
+					}
+				}
+				stop()
+				continue
+			}
+			if _, err := store.ApplyBatch(context.Background(), b); err != nil {
+				t.Fatalf("apply batch %d: %v", i, err)
+			}
+		}
+		if killed.Load() != 1 {
+			t.Fatalf("killed %d connections mid-batch, want 1", killed.Load())
+		}
+		sameChecksums(t, checksums(t, db), want)
+	})
+}
+
+// killWhileWriting kills the first connection of this database seen running an
+// INSERT inside a transaction. It returns a function that stops watching.
+func killWhileWriting(tb testing.TB, srv dbtest.Server, db *sql.DB, killed *atomic.Int32) (stop func()) {
+	tb.Helper()
+	admin, _ := srv.Open(tb)
+	var dbName string
+	if err := db.QueryRow("SELECT DATABASE()").Scan(&dbName); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil && killed.Load() == 0 {
+			var id int64
+			err := admin.QueryRowContext(ctx, "SELECT id FROM information_schema.processlist WHERE db = ? AND info LIKE 'INSERT INTO `tx%' LIMIT 1", dbName).Scan(&id)
+			if err == nil {
+				if _, err := admin.ExecContext(ctx, "KILL "+strconv.FormatInt(id, 10)); err == nil {
+					killed.Add(1)
+					return
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// Test 3: load preview chunks 0-19 plus an abandoned fork above a point, roll
+// back to the point, load the rest again: identical to a clean pass.
+func TestRollback(t *testing.T) {
+	chunks, err := immutable.Chunks(filepath.Join(testdata, "chains", "preview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := chunkBatches(t, chain.Preview, chunks, 100)
+	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
+		clean, _ := srv.Open(t)
+		apply(t, tidb.New(clean, tidb.Options{}), final)
+		want := checksums(t, clean)
+
+		db, _ := srv.Open(t)
+		store := tidb.New(db, tidb.Options{})
+		apply(t, store, final)
+		// The abandoned fork: real preview blocks from later slots, not part of the final chain.
+		var fork []batch.Block
+		for _, name := range []string{"preview_babbage_slot259215_447cc9cf7c5d.cbor", "preview_babbage_slot1011925_32db2f361cf9.cbor"} {
+			raw, err := os.ReadFile(filepath.Join(testdata, "blocks", "babbage", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fork = append(fork, batch.Block{Type: chain.BlockTypeBabbage, CBOR: raw})
+		}
+		apply(t, store, cut(t, chain.Preview, nil, fork, 1))
+
+		// Roll back to the last block of batch 17 (inside chunk 7).
+		point := final[17].Last
+		if err := store.Rollback(context.Background(), point); err != nil {
+			t.Fatal(err)
+		}
+		for _, tab := range append(chain.Tables[:], chain.Table{Name: "quarantine"}, chain.Table{Name: "ingest_batch"}) {
+			col := "slot_no"
+			if tab.Name == "ingest_batch" {
+				col = "last_slot"
+			}
+			var n int64
+			if err := db.QueryRow("SELECT COUNT(*) FROM `"+tab.Name+"` WHERE "+col+" > ?", point.Slot).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("%s: %d rows above the rollback point", tab.Name, n)
+			}
+		}
+		// Re-cut the rest differently, as a follower resuming would.
+		var rest []batch.Block
+		for _, c := range chunks {
+			blocks, err := immutable.ReadFile(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range blocks {
+				rest = append(rest, batch.Block{Type: b.Type, CBOR: b.CBOR})
+			}
+		}
+		rest = rest[18*100:]
+		apply(t, store, cut(t, chain.Preview, point.Hash, rest, 37))
+		sameChecksums(t, checksums(t, db), want)
+	})
+}
