@@ -21,7 +21,7 @@ import (
 const (
 	previewMagic  = 2
 	previewDir    = "../../testdata/chains/preview"
-	previewBlocks = 4320
+	previewBlocks = 59315 // all 300 preview chunks (testdata/chains/SUMMARY.tsv)
 	waitTimeout   = 20 * time.Second
 )
 
