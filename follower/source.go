@@ -37,6 +37,6 @@ type Source interface {
 
 // Errors sources return.
 var (
-	ErrSourceDone         = errors.New("source has no more blocks")
-	ErrIntersectNotFound  = errors.New("none of the cursor's points is on the source's chain")
+	ErrSourceDone        = errors.New("source has no more blocks")
+	ErrIntersectNotFound = errors.New("none of the cursor's points is on the source's chain")
 )

@@ -25,8 +25,8 @@ import (
 
 // Main wires the follower from a Config. Tests build it without flags.
 type Main struct {
-	Config *config.Config
-	Stderr io.Writer
+	Config  *config.Config
+	Stderr  io.Writer
 	closers []func() error
 }
 

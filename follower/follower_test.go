@@ -1,0 +1,262 @@
+package follower_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nectar-indexer/nectar/follower"
+	"github.com/nectar-indexer/nectar/follower/followertest"
+	"github.com/nectar-indexer/nectar/follower/nodesim"
+	"github.com/nectar-indexer/nectar/shared/batch"
+	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/dbtest"
+	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/tidb"
+)
+
+const previewDir = "../testdata/chains/preview"
+
+var (
+	previewOnce sync.Once
+	preview     []nodesim.Block
+	previewErr  error
+)
+
+func previewChain(tb testing.TB) []nodesim.Block {
+	tb.Helper()
+	previewOnce.Do(func() { preview, previewErr = nodesim.LoadChunks(previewDir) })
+	if previewErr != nil {
+		tb.Fatal(previewErr)
+	}
+	return preview
+}
+
+func startNode(tb testing.TB, blocks []nodesim.Block, visible int) (*nodesim.Server, string) {
+	tb.Helper()
+	srv, err := nodesim.New(nodesim.Options{NetworkMagic: chain.Preview.Magic, Blocks: blocks, InitialTip: visible})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.Close() })
+	path := filepath.Join(tb.TempDir(), "node.socket")
+	if err := srv.ListenUnix(path); err != nil {
+		tb.Fatal(err)
+	}
+	return srv, path
+}
+
+func batchOptions() follower.BatchOptions {
+	return follower.BatchOptions{MaxBytes: 180 << 10, MaxMessageBytes: 256 << 10, MaxBlocks: 500, MaxWait: 50 * time.Millisecond}
+}
+
+type running struct {
+	f      *follower.Follower
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startFollower(tb testing.TB, opts follower.Options) *running {
+	tb.Helper()
+	if opts.Network.Name == "" {
+		opts.Network = chain.Preview
+	}
+	if opts.Batch.MaxBytes == 0 {
+		opts.Batch = batchOptions()
+	}
+	opts.ReconnectMin, opts.ReconnectMax = 20*time.Millisecond, 200*time.Millisecond
+	f, err := follower.New(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{f: f, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- f.Run(ctx) }()
+	tb.Cleanup(func() { r.stop(tb) })
+	return r
+}
+
+func (r *running) stop(tb testing.TB) {
+	tb.Helper()
+	r.cancel()
+	select {
+	case err, ok := <-r.done:
+		if ok && err != nil {
+			tb.Errorf("follower: %v", err)
+		}
+		close(r.done)
+	case <-time.After(time.Minute):
+		tb.Fatal("follower did not stop within a minute")
+	}
+}
+
+// waitHead waits until the follower's acknowledged head is the point.
+func (r *running) waitHead(tb testing.TB, p chain.Point, within time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if c := r.f.Cursor(); len(c) > 0 && bytes.Equal(c[0].Hash, p.Hash) {
+			return
+		}
+		select {
+		case err := <-r.done:
+			tb.Fatalf("follower stopped: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	tb.Fatalf("follower did not reach %s within %s (cursor %v)", p, within, r.f.Cursor())
+}
+
+// Test 1: every block of the preview chain, published once in chain order.
+func TestFollowNodeExactlyOnce(t *testing.T) {
+	blocks := previewChain(t)
+	srv, path := startNode(t, blocks, 0)
+	rec := &followertest.Recorder{}
+	r := startFollower(t, follower.Options{
+		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
+		Sink:    rec, Cursor: &followertest.MemCursor{},
+	})
+	r.waitHead(t, srv.Tip(), 3*time.Minute)
+	msgs := rec.Messages()
+	got, err := followertest.Replay(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := followertest.SameChain(got, blocks); err != nil {
+		t.Fatal(err)
+	}
+	routes := map[follower.Route]int{}
+	for _, m := range msgs {
+		routes[m.Route] += len(m.Env.Blocks)
+		if m.Env.Kind != batch.KindBlocks {
+			t.Errorf("message %d is a %s; no rollback was injected", m.Seq, m.Env.Kind)
+		}
+	}
+	// Blocks within k=432 of the tip go to the FIFO queue, the rest to history.
+	if routes[follower.RouteTip] != int(chain.Preview.SecurityParam)+1 || routes[follower.RouteHistory] != len(blocks)-routes[follower.RouteTip] {
+		t.Errorf("routed %v blocks, want %d to the tip queue", routes, chain.Preview.SecurityParam+1)
+	}
+}
+
+// Test 6: the node disconnects mid-stream; the follower reconnects and
+// continues without a gap or a duplicate.
+func TestFollowNodeDisconnect(t *testing.T) {
+	blocks := previewChain(t)[:8000]
+	srv, path := startNode(t, blocks, 3000)
+	rec := &followertest.Recorder{}
+	r := startFollower(t, follower.Options{
+		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
+		Sink:    rec, Cursor: &followertest.MemCursor{},
+	})
+	r.waitHead(t, srv.Tip(), time.Minute)
+	for range 3 {
+		srv.Extend(1000)
+		time.Sleep(20 * time.Millisecond)
+		srv.DisconnectAll()
+		time.Sleep(50 * time.Millisecond)
+	}
+	srv.Extend(len(blocks))
+	r.waitHead(t, srv.Tip(), time.Minute)
+	got, err := followertest.Replay(rec.Messages())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := followertest.SameChain(got, blocks); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Test 2: rollbacks of depth 1, 10 and k while the tip grows. The FIFO
+// route carries them in order, and the database the local sink fills equals a
+// clean load of the final chain.
+func TestFollowRollbacksIntoDatabase(t *testing.T) {
+	blocks := previewChain(t)[:6000]
+	k := int(chain.Preview.SecurityParam)
+	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
+		cleanDB, _ := s.Open(t)
+		clean := tidb.New(cleanDB, tidb.Options{})
+		cleanSrv, cleanPath := startNode(t, blocks, 0)
+		cr := startFollower(t, follower.Options{
+			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanPath, Magic: chain.Preview.Magic}},
+			Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: clean}}, Cursor: clean,
+		})
+		cr.waitHead(t, cleanSrv.Tip(), 3*time.Minute)
+		want, err := tidb.Checksums(context.Background(), cleanDB)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		db, _ := s.Open(t)
+		store := tidb.New(db, tidb.Options{})
+		srv, path := startNode(t, blocks, 3000)
+		rec := &followertest.Recorder{Next: &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: store}}}
+		r := startFollower(t, follower.Options{
+			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
+			Sink:    rec, Cursor: store,
+		})
+		r.waitHead(t, srv.Tip(), 3*time.Minute)
+		for _, depth := range []int{1, 10, k} {
+			if err := srv.Rollback(depth, nil); err != nil {
+				t.Fatal(err)
+			}
+			r.waitHead(t, srv.Tip(), time.Minute)
+			srv.Extend(depth + 200)
+			r.waitHead(t, srv.Tip(), time.Minute)
+		}
+		srv.Extend(len(blocks))
+		r.waitHead(t, srv.Tip(), 3*time.Minute)
+
+		msgs := rec.Messages()
+		var rollbacks []follower.Message
+		for _, m := range msgs {
+			if m.Env.Kind == batch.KindRollback {
+				rollbacks = append(rollbacks, m)
+				if m.Route != follower.RouteTip {
+					t.Errorf("rollback %d went to the %s queue", m.Seq, m.Route)
+				}
+			}
+		}
+		if len(rollbacks) != 3 {
+			t.Fatalf("%d rollback messages, want 3", len(rollbacks))
+		}
+		got, err := followertest.Replay(msgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := followertest.SameChain(got, blocks); err != nil {
+			t.Fatal(err)
+		}
+		sums, err := tidb.Checksums(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for table, w := range want {
+			if sums[table] != w {
+				t.Errorf("%s: %s after rollbacks, clean load %s", table, sums[table], w)
+			}
+		}
+	})
+}
+
+// A source that cannot find the cursor stops the follower with a clear error.
+func TestFollowIntersectNotFound(t *testing.T) {
+	blocks := previewChain(t)[:100]
+	_, path := startNode(t, blocks, 0)
+	cur := &followertest.MemCursor{}
+	_ = cur.SaveCursor(context.Background(), "preview", []chain.Point{{Slot: 999999, Hash: bytes.Repeat([]byte{7}, 32)}})
+	f, err := follower.New(follower.Options{Network: chain.Preview, Batch: batchOptions(),
+		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
+		Sink:    &followertest.Recorder{}, Cursor: cur})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.Run(ctx); !errors.Is(err, follower.ErrIntersectNotFound) {
+		t.Fatalf("Run: %v, want ErrIntersectNotFound", err)
+	}
+}
