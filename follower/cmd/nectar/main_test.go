@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nectar-indexer/nectar/follower"
+	"github.com/nectar-indexer/nectar/follower/nodesim"
+	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/dbtest"
+	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/tidb"
+)
+
+const previewDir = "../../../testdata/chains/preview"
+
+func buildBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "nectar")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// Test 3: the follower is killed with SIGKILL at random points five times
+// while it follows a growing chain; after each restart it resumes from its
+// cursor, and the final database equals a clean load with no gap.
+func TestKillAndResume(t *testing.T) {
+	servers := dbtest.Servers(t)
+	if len(servers) == 0 {
+		return
+	}
+	s := servers[0]
+	all, err := nodesim.LoadChunks(previewDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := all[:20000]
+	bin := buildBinary(t)
+
+	// The clean load, in-process.
+	cleanDB, _ := s.Open(t)
+	cleanStore := tidb.New(cleanDB, tidb.Options{})
+	cleanNode := startNode(t, blocks, 0)
+	cf, err := follower.New(follower.Options{Network: chain.Preview,
+		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanNode.path, Magic: chain.Preview.Magic}},
+		Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: cleanStore}}, Cursor: cleanStore,
+		Batch: follower.BatchOptions{MaxBytes: 180 << 10, MaxMessageBytes: 256 << 10, MaxBlocks: 500, MaxWait: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cf.Run(ctx) }()
+	waitCursor(t, cleanDB, cleanNode.srv.Tip(), 3*time.Minute)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want, err := tidb.Checksums(context.Background(), cleanDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	db, cfg := s.Open(t)
+	node := startNode(t, blocks, 8000)
+	env := append(os.Environ(),
+		"NECTAR_NETWORK=preview", "NECTAR_DB_HOST="+s.Host, "NECTAR_DB_PORT="+s.Port, "NECTAR_DB_USER="+s.User,
+		"NECTAR_DB_PASSWORD="+s.Pass, "NECTAR_DB_DATABASE="+cfg.DBName, "NECTAR_DB_SSL_CA="+os.Getenv("NECTAR_TEST_CA"),
+		"NECTAR_DB_SERVER_NAME=localhost", "NECTAR_FOLLOWER_NODE_SOCKET="+node.path, "NECTAR_HTTP_ADDR=",
+		"NECTAR_BATCH_MAX_WAIT=100ms", "NECTAR_FOLLOWER_RECONNECT_MIN=50ms", "NECTAR_LOG_LEVEL=warn")
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "follow")
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		})
+		return cmd
+	}
+	grow := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-grow:
+				return
+			case <-time.After(50 * time.Millisecond):
+				node.srv.Extend(40)
+			}
+		}
+	}()
+	rng := rand.New(rand.NewPCG(7, 11))
+	last := uint64(0)
+	for i := range 5 {
+		cmd := start()
+		// Kill at a random moment after this run has published something.
+		waitProgress(t, db, last, time.Minute)
+		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		last = cursorSlot(t, db)
+		t.Logf("kill %d: cursor at slot %d, tip %d", i+1, last, node.srv.Tip().Slot)
+	}
+	close(grow)
+	node.srv.Extend(len(blocks))
+	cmd := start()
+	waitCursor(t, db, node.srv.Tip(), 3*time.Minute)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("follower after SIGTERM: %v", err)
+	}
+
+	got, err := tidb.Checksums(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, w := range want {
+		if got[table] != w {
+			t.Errorf("%s: %s, clean load %s", table, got[table], w)
+		}
+	}
+	// verify-style continuity: one chain, no gap, nothing missing.
+	var blocksN, minNo, maxNo, orphans int64
+	if err := db.QueryRow("SELECT COUNT(*), MIN(block_no), MAX(block_no) FROM block").Scan(&blocksN, &minNo, &maxNo); err != nil {
+		t.Fatal(err)
+	}
+	if blocksN != int64(len(blocks)) || maxNo-minNo+1 != blocksN {
+		t.Errorf("%d blocks numbered %d-%d, want %d contiguous", blocksN, minNo, maxNo, len(blocks))
+	}
+	if err := db.QueryRow("SELECT COUNT(*) FROM block b LEFT JOIN block p ON p.hash = b.prev_hash WHERE p.hash IS NULL").Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	if orphans != 1 { // only the first block's parent (the genesis) is not a block
+		t.Errorf("%d blocks whose previous block is missing, want 1", orphans)
+	}
+}
+
+type node struct {
+	srv  *nodesim.Server
+	path string
+}
+
+func startNode(tb testing.TB, blocks []nodesim.Block, visible int) node {
+	tb.Helper()
+	srv, err := nodesim.New(nodesim.Options{NetworkMagic: chain.Preview.Magic, Blocks: blocks, InitialTip: visible})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.Close() })
+	path := filepath.Join(tb.TempDir(), "node.socket")
+	if err := srv.ListenUnix(path); err != nil {
+		tb.Fatal(err)
+	}
+	return node{srv: srv, path: path}
+}
+
+func cursorSlot(tb testing.TB, db *sql.DB) uint64 {
+	tb.Helper()
+	var slot sql.NullInt64
+	if err := db.QueryRow("SELECT MAX(slot_no) FROM ingest_cursor").Scan(&slot); err != nil {
+		tb.Fatal(err)
+	}
+	return uint64(slot.Int64)
+}
+
+// waitCursor waits until the persisted cursor's newest point is p.
+func waitCursor(tb testing.TB, db *sql.DB, p chain.Point, within time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		var hash []byte
+		err := db.QueryRow("SELECT hash FROM ingest_cursor ORDER BY slot_no DESC LIMIT 1").Scan(&hash)
+		if err == nil && bytes.Equal(hash, p.Hash) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("cursor did not reach %s within %s (at slot %s)", p, within, strconv.FormatUint(cursorSlot(tb, db), 10))
+}
+
+// waitProgress waits until the persisted cursor is beyond slot.
+func waitProgress(tb testing.TB, db *sql.DB, slot uint64, within time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if cursorSlot(tb, db) > slot {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("cursor did not move beyond slot %d within %s", slot, within)
+}
