@@ -6,7 +6,11 @@ SERVICES := infra/local/services.sh
 FUZZTIME ?= 20s
 TEST_TIMEOUT ?= 25m
 
-.PHONY: test unit fuzz services services-down bench vet
+.PHONY: run test unit fuzz services services-down bench vet build
+
+# The one-machine mode: local TiDB, the follower over the chain data in testdata/.
+run:
+	infra/local/run.sh
 
 # The whole suite against real TiDB and MariaDB (started on loopback with TLS).
 test: services vet
@@ -20,6 +24,8 @@ unit:
 # Every fuzz target, each for FUZZTIME.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlock$$' -fuzztime $(FUZZTIME) ./shared/chain/
+	$(GO) test -run '^$$' -fuzz '^FuzzMetadata$$' -fuzztime $(FUZZTIME) ./shared/chain/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./shared/batch/
 
 vet:
 	$(GO) vet ./...
@@ -33,4 +39,4 @@ services-down:
 
 # Decoding and writing throughput on the mainnet Conway chunk, with baselines.
 bench: services
-	source "$$($(SERVICES) env)" && $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./shared/chain/ ./shared/tidb/
+	source "$$($(SERVICES) env)" && $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./shared/chain/ ./shared/tidb/ ./follower/

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The one-machine mode: start the local TiDB, then run the follower with the
+# local sink over the real chain data shipped in testdata/ (the preview chain,
+# 59,315 blocks, and the first mainnet Conway chunk, 1,054 blocks), each into
+# its own database. With NECTAR_NODE_SOCKET set, follow that node instead
+# (network from NECTAR_NETWORK, default preview).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "${repo}"
+bin="${repo}/bin/nectar"
+
+log() { printf '[run %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+infra/local/services.sh up >/dev/null
+# shellcheck disable=SC1090
+source "$(infra/local/services.sh env)"
+go build -o "${bin}" ./follower/cmd/nectar
+
+export NECTAR_DB_HOST="${NECTAR_TEST_TIDB_HOST}" NECTAR_DB_PORT="${NECTAR_TEST_TIDB_PORT}"
+export NECTAR_DB_USER="${NECTAR_TEST_TIDB_USER}" NECTAR_DB_PASSWORD="${NECTAR_TEST_TIDB_PASSWORD}"
+export NECTAR_DB_SSL_CA="${NECTAR_TEST_CA}" NECTAR_DB_SERVER_NAME="${NECTAR_TEST_SERVER_NAME}"
+export NECTAR_LOG_FORMAT=text NECTAR_HTTP_ADDR="${NECTAR_HTTP_ADDR:-127.0.0.1:9108}"
+
+sql() { # sql DATABASE STATEMENT...
+	local db=$1
+	shift
+	MYSQL_PWD="${NECTAR_DB_PASSWORD}" mariadb -h "${NECTAR_DB_HOST}" -P "${NECTAR_DB_PORT}" -u "${NECTAR_DB_USER}" \
+		--ssl-ca="${NECTAR_DB_SSL_CA}" --ssl-verify-server-cert ${db:+"${db}"} "$@"
+}
+
+follow() { # follow NETWORK DATABASE [flags...]
+	local network=$1 database=$2
+	shift 2
+	sql "" -e "CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+	log "following ${network} into database ${database}"
+	local start=${SECONDS}
+	NECTAR_NETWORK="${network}" NECTAR_DB_DATABASE="${database}" "${bin}" follow "$@"
+	log "${network}: done in $((SECONDS - start)) s"
+	sql "${database}" --table -e "SELECT (SELECT COUNT(*) FROM block) AS blocks, (SELECT COUNT(*) FROM tx) AS transactions,
+	  (SELECT COUNT(*) FROM tx_out) AS outputs, (SELECT COUNT(*) FROM ma_tx_out) AS asset_outputs,
+	  (SELECT COUNT(*) FROM tx_metadata) AS metadata, (SELECT COUNT(*) FROM quarantine) AS quarantined,
+	  (SELECT MAX(slot_no) FROM block) AS last_slot"
+}
+
+if [[ -n "${NECTAR_NODE_SOCKET:-}" ]]; then
+	follow "${NECTAR_NETWORK:-preview}" "nectar_${NECTAR_NETWORK:-preview}" --follower-node-socket "${NECTAR_NODE_SOCKET}"
+else
+	follow preview nectar_preview --follower-chunk-dir testdata/chains/preview
+	follow mainnet nectar_mainnet --follower-chunk-dir testdata/chains/mainnet
+fi
+
+cat <<MSG
+
+Open a SQL prompt on the result:
+  source "\$(infra/local/services.sh env)"
+  mariadb -h \$NECTAR_TEST_TIDB_HOST -P \$NECTAR_TEST_TIDB_PORT -u nectar -p"\$NECTAR_TEST_TIDB_PASSWORD" --ssl-ca="\$NECTAR_TEST_CA" nectar_preview
+MSG
