@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -69,6 +71,9 @@ func startFollower(tb testing.TB, opts follower.Options) *running {
 		opts.Batch = batchOptions()
 	}
 	opts.ReconnectMin, opts.ReconnectMax = 20*time.Millisecond, 200*time.Millisecond
+	if os.Getenv("NECTAR_TEST_LOG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	f, err := follower.New(opts)
 	if err != nil {
 		tb.Fatal(err)

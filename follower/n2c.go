@@ -57,12 +57,10 @@ func (s *NodeSource) Follow(ctx context.Context, points []chain.Point, out chan<
 		}),
 		chainsync.WithPipelineLimit(50),
 	)
-	errs := make(chan error, 16)
 	conn, err := ouroboros.NewConnection(
 		ouroboros.WithNetworkMagic(s.Magic),
 		ouroboros.WithNodeToNode(false),
 		ouroboros.WithChainSyncConfig(cfg),
-		ouroboros.WithErrorChan(errs),
 		// Without this an idle connection at the tip dies after 120 s.
 		ouroboros.WithMuxerSegmentReadTimeout(0),
 	)
@@ -105,8 +103,10 @@ func (s *NodeSource) Follow(ctx context.Context, points []chain.Point, out chan<
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// The connection owns its error channel and closes it when it shuts down,
+	// also when the peer goes away without an error to report.
 	select {
-	case err, ok := <-errs:
+	case err, ok := <-conn.ErrorChan():
 		if !ok || err == nil {
 			return fmt.Errorf("node %s closed the connection", s.Address)
 		}

@@ -58,7 +58,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -216,7 +216,7 @@ ensure_built() {
 	work="$(mktemp -d "${cache_dir}/build/dingo.XXXXXX")"
 	# dingo's blinklabs-io dependencies are not all in the checksum database.
 	local mod_dir
-	mod_dir="$(GONOSUMDB=github.com/blinklabs-io GOFLAGS= go mod download -json \
+	mod_dir="$(cd "${work}" && GONOSUMDB=github.com/blinklabs-io GOFLAGS='' GOWORK=off go mod download -json \
 		"${DINGO_MODULE}@${DINGO_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
 	if [[ -z "${mod_dir}" || ! -d "${mod_dir}" ]]; then
 		rm -rf "${work}"
@@ -227,7 +227,7 @@ ensure_built() {
 	cp -r "${mod_dir}" "${src}"
 	chmod -R u+w "${src}"
 	tmp_bin="${cache_dir}/bin/.dingo.$$"
-	if ! (cd "${src}" && GONOSUMDB=github.com/blinklabs-io GOFLAGS= GOWORK=off CGO_ENABLED=0 go build \
+	if ! (cd "${src}" && GONOSUMDB=github.com/blinklabs-io GOFLAGS='' GOWORK=off CGO_ENABLED=0 go build \
 		-ldflags "-s -w -X '${DINGO_MODULE}/internal/version.Version=${DINGO_VERSION}' -X '${DINGO_MODULE}/internal/version.CommitHash=${DINGO_COMMIT:0:7}'" \
 		-o "${tmp_bin}" ./cmd/dingo); then
 		rm -rf "${work}" "${tmp_bin}"

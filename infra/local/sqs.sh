@@ -191,10 +191,11 @@ start_fauxqs() {
 	mkdir -p "${sqs_dir}"
 	rm -f "${pidfile}"
 	log "starting fauxqs on ${bind_host}:${port}"
+	# 9>&-: the server must not inherit (and hold) the lock.
 	(
 		cd "${install_dir}"
 		FAUXQS_PORT="${port}" exec setsid "${node_bin}" --disable-warning=ExperimentalWarning \
-			"${install_dir}/server.mjs" </dev/null >"${log_file}" 2>&1
+			"${install_dir}/server.mjs" </dev/null >"${log_file}" 2>&1 9>&-
 	) &
 	pid=$!
 	echo "${pid}" >"${pidfile}"

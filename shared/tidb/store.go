@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
@@ -28,9 +29,13 @@ const (
 
 // Options tune a Store. Zero values take the defaults.
 type Options struct {
-	// StatementRows and StatementBytes cap one multi-row INSERT.
-	StatementRows  int
-	StatementBytes int
+	// StatementRows is the starting number of rows in one multi-row INSERT;
+	// it adapts between MinStatementRows and MaxStatementRows (equal values fix
+	// it). StatementBytes caps a statement's size whatever the rows.
+	StatementRows    int
+	MinStatementRows int
+	MaxStatementRows int
+	StatementBytes   int
 	// MaxAttempts bounds retries of one transaction on transient errors.
 	MaxAttempts int
 	BackoffBase time.Duration
@@ -41,9 +46,11 @@ type Options struct {
 // Store applies batches and rollbacks. It is safe for concurrent use: many
 // writers may apply history batches at once.
 type Store struct {
-	db   *sql.DB
-	opts Options
-	log  *slog.Logger
+	db    *sql.DB
+	opts  Options
+	log   *slog.Logger
+	sizer *Sizer
+	stats storeStats
 	// insertPrefix and insertSuffix hold each chain table's statement text.
 	insertPrefix [chain.NumTables]string
 	insertSuffix [chain.NumTables]string
@@ -55,6 +62,12 @@ type Store struct {
 func New(db *sql.DB, opts Options) *Store {
 	if opts.StatementRows <= 0 {
 		opts.StatementRows = DefaultStatementRows
+	}
+	if opts.MinStatementRows <= 0 {
+		opts.MinStatementRows = DefaultMinStatementRows
+	}
+	if opts.MaxStatementRows <= 0 {
+		opts.MaxStatementRows = DefaultMaxStatementRows
 	}
 	if opts.StatementBytes <= 0 {
 		opts.StatementBytes = DefaultStatementBytes
@@ -72,7 +85,8 @@ func New(db *sql.DB, opts Options) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{db: db, opts: opts, log: log}
+	s := &Store{db: db, opts: opts, log: log,
+		sizer: NewSizer(opts.StatementRows, opts.MinStatementRows, opts.MaxStatementRows)}
 	for t, tab := range chain.Tables {
 		cols := make([]string, len(tab.Columns))
 		for i, c := range tab.Columns {
@@ -258,27 +272,37 @@ func (s *Store) insertRows(ctx context.Context, ex execer, t chain.TableID, rows
 	ncol := len(chain.Tables[t].Columns)
 	tuple := "(" + strings.Repeat("?,", ncol-1) + "?)"
 	var sb strings.Builder
-	args := make([]any, 0, ncol*min(len(rows), s.opts.StatementRows))
+	args := make([]any, 0, ncol*min(len(rows), s.opts.MaxStatementRows))
 	flush := func() error {
 		if len(args) == 0 {
 			return nil
 		}
 		sb.WriteString(suffix)
+		start := time.Now()
 		if _, err := ex.ExecContext(ctx, sb.String(), args...); err != nil {
+			if c := Classify(err); c == Throttle || c == Retry || c == Split {
+				s.sizer.Backoff()
+			}
 			return fmt.Errorf("insert %s: %w", chain.Tables[t].Name, err)
 		}
+		d := time.Since(start)
+		s.sizer.Observe(len(args)/ncol, d)
+		s.stats.statements.Add(1)
+		s.stats.dbTime.Add(int64(d))
 		sb.Reset()
 		args = args[:0]
 		return nil
 	}
 	n, size := 0, 0
+	limit := s.sizer.Rows()
 	for _, row := range rows {
 		rs := rowSize(row)
-		if n > 0 && (n >= s.opts.StatementRows || size+rs > s.opts.StatementBytes) {
+		if n > 0 && (n >= limit || size+rs > s.opts.StatementBytes) {
 			if err := flush(); err != nil {
 				return err
 			}
 			n, size = 0, 0
+			limit = s.sizer.Rows()
 		}
 		if n == 0 {
 			sb.WriteString(prefix)
@@ -351,7 +375,14 @@ func (s *Store) retry(ctx context.Context, what string, op func(context.Context)
 		if (class != Retry && class != Throttle) || attempt >= s.opts.MaxAttempts || ctx.Err() != nil {
 			return fmt.Errorf("%s (attempt %d, %s): %w", what, attempt, class, err)
 		}
+		s.stats.retries.Add(1)
+		if class == Throttle {
+			s.stats.throttles.Add(1)
+		}
 		wait := delay/2 + rand.N(delay/2+1)
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
+			return fmt.Errorf("%s (attempt %d, %s, no time left to retry): %w", what, attempt, class, err)
+		}
 		s.log.Warn("transient database error, retrying", "op", what, "attempt", attempt, "class", class.String(), "wait", wait, "err", err)
 		select {
 		case <-ctx.Done():
@@ -360,4 +391,23 @@ func (s *Store) retry(ctx context.Context, what string, op func(context.Context)
 		}
 		delay = min(2*delay, s.opts.BackoffMax)
 	}
+}
+
+// Stats counts what the store did since it was created.
+type Stats struct {
+	Statements    int64
+	Retries       int64
+	Throttles     int64
+	DBTime        time.Duration
+	StatementRows int // the adaptive statement size now
+}
+
+type storeStats struct {
+	statements, retries, throttles, dbTime atomic.Int64
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	return Stats{Statements: s.stats.statements.Load(), Retries: s.stats.retries.Load(),
+		Throttles: s.stats.throttles.Load(), DBTime: time.Duration(s.stats.dbTime.Load()), StatementRows: s.sizer.Rows()}
 }
