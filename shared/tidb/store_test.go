@@ -2,6 +2,7 @@ package tidb_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"math/rand/v2"
@@ -323,5 +324,49 @@ func TestRollback(t *testing.T) {
 		rest = rest[18*100:]
 		apply(t, store, cut(t, chain.Preview, point.Hash, rest, 37))
 		sameChecksums(t, checksums(t, db), want)
+	})
+}
+
+// Verify finds the chain's start, a missing block, a batch whose blocks are
+// gone and a cursor that points nowhere.
+func TestVerify(t *testing.T) {
+	chunks, err := immutable.Chunks(filepath.Join(testdata, "chains", "preview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := chunkBatches(t, chain.Preview, chunks[:2], 50)
+	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
+		db, _ := srv.Open(t)
+		store := tidb.New(db, tidb.Options{})
+		apply(t, store, batches)
+		ctx := context.Background()
+		if err := store.SaveCursor(ctx, "preview", []chain.Point{batches[len(batches)-1].Last}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := store.Verify(ctx, "preview", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.OK() || r.Blocks != 432 || r.Start == nil || r.Start.Slot != 0 {
+			t.Fatalf("clean load: %s", r)
+		}
+		// Lose one block in the middle of batch 3 and the last block of batch 5.
+		missing := batches[3].Blocks[10]
+		for _, h := range [][]byte{missing.Hash, batches[5].Last.Hash} {
+			if _, err := db.Exec("DELETE FROM block WHERE hash = ?", h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := store.SaveCursor(ctx, "preview", []chain.Point{{Slot: 999999, Hash: bytes.Repeat([]byte{1}, 32)}}); err != nil {
+			t.Fatal(err)
+		}
+		r, err = store.Verify(ctx, "preview", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.OK() || len(r.Gaps) != 2 || !bytes.Equal(r.Gaps[0].PrevHash, missing.Hash) ||
+			len(r.IncompleteBatches) != 1 || r.CursorMissing == nil {
+			t.Errorf("after losing blocks: %s", r)
+		}
 	})
 }

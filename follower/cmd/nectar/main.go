@@ -2,6 +2,8 @@
 //
 //	nectar follow     follow a node or chunk files and publish batches (the default)
 //	nectar migrate    apply the schema migrations
+//	nectar check-db   connect as ingest would; report TLS, server identity, version, latency
+//	nectar verify     prove the indexed chain is continuous; exit 1 on any gap
 //
 // Every option comes from flags, NECTAR_* environment variables or a TOML file
 // (--config); `nectar follow --help` lists them.
@@ -9,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,7 +22,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "nectar:", err)
+		if !errors.Is(err, errFailed) {
+			fmt.Fprintln(os.Stderr, "nectar:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -39,6 +44,10 @@ func run(ctx context.Context, args []string) error {
 		return m.Run(ctx)
 	case "migrate":
 		return runMigrate(ctx, args)
+	case "check-db":
+		return runCheckDB(ctx, args, os.Stdout, os.Stderr)
+	case "verify":
+		return runVerify(ctx, args, os.Stdout, os.Stderr)
 	}
-	return fmt.Errorf("unknown command %q (want follow or migrate)", cmd)
+	return fmt.Errorf("unknown command %q (want follow, migrate, check-db or verify)", cmd)
 }
