@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 GO ?= go
 SERVICES := infra/local/services.sh
+DINGO := infra/local/dingo.sh
+# Every service the tests use, started on loopback: TiDB and MariaDB, the dingo node.
+ENV := source "$$($(SERVICES) env)" && source "$$($(DINGO) env)"
 # How long the fuzz targets run inside `make test`.
 FUZZTIME ?= 20s
 TEST_TIMEOUT ?= 25m
@@ -14,7 +17,7 @@ run:
 
 # The whole suite against real TiDB and MariaDB (started on loopback with TLS).
 test: services vet
-	source "$$($(SERVICES) env)" && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(ENV) && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) fuzz
 
 # Tests that need no database (the database parts skip loudly outside CI).
@@ -23,9 +26,9 @@ unit:
 
 # Every fuzz target, each for FUZZTIME.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlock$$' -fuzztime $(FUZZTIME) ./shared/chain/
-	$(GO) test -run '^$$' -fuzz '^FuzzMetadata$$' -fuzztime $(FUZZTIME) ./shared/chain/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./shared/batch/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeBlock$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./shared/chain/
+	$(GO) test -run '^$$' -fuzz '^FuzzMetadata$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./shared/chain/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./shared/batch/
 
 vet:
 	$(GO) vet ./...
@@ -33,10 +36,12 @@ vet:
 
 services:
 	$(SERVICES) up >/dev/null
+	$(DINGO) up >/dev/null
 
 services-down:
+	$(DINGO) down
 	$(SERVICES) down
 
 # Decoding and writing throughput on the mainnet Conway chunk, with baselines.
 bench: services
-	source "$$($(SERVICES) env)" && $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./shared/chain/ ./shared/tidb/ ./follower/
+	$(ENV) && $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./shared/chain/ ./shared/tidb/ ./follower/
