@@ -13,6 +13,7 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/emf"
+	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // Message attributes the follower sets on every message.
@@ -47,6 +48,8 @@ type Handler struct {
 	Concurrency int
 	Logger      *slog.Logger
 	Metrics     *emf.Writer
+	// Stats, when set, adds the store's retries, throttles and database time to the metrics.
+	Stats interface{ Stats() tidb.Stats }
 }
 
 // ErrMalformed marks a message whose body is not a valid envelope.
@@ -75,6 +78,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	var wg sync.WaitGroup
 	failedGroups := map[string]bool{}
 	var stats stats
+	var start tidb.Stats
+	if h.Stats != nil {
+		start = h.Stats.Stats()
+	}
 	for _, r := range ev.Records {
 		group := r.Attributes["MessageGroupId"]
 		if group != "" {
@@ -100,7 +107,13 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}()
 	}
 	wg.Wait()
-	stats.emit(h.Metrics, len(resp.BatchItemFailures))
+	var delta tidb.Stats
+	if h.Stats != nil {
+		after := h.Stats.Stats()
+		delta = tidb.Stats{Retries: after.Retries - start.Retries, Throttles: after.Throttles - start.Throttles,
+			DBTime: after.DBTime - start.DBTime, StatementRows: after.StatementRows}
+	}
+	stats.emit(h.Metrics, len(resp.BatchItemFailures), delta)
 	return resp, nil
 }
 
@@ -154,7 +167,7 @@ func (s *stats) add(r Result, d time.Duration) {
 	s.latency += d
 }
 
-func (s *stats) emit(w *emf.Writer, failed int) {
+func (s *stats) emit(w *emf.Writer, failed int, db tidb.Stats) {
 	if w == nil {
 		return
 	}
@@ -173,5 +186,9 @@ func (s *stats) emit(w *emf.Writer, failed int) {
 		emf.Metric{Name: "QuarantinedBlocks", Unit: emf.Count, Value: float64(s.quarantined)},
 		emf.Metric{Name: "FailedMessages", Unit: emf.Count, Value: float64(failed)},
 		emf.Metric{Name: "BatchLatency", Unit: emf.Milliseconds, Value: avg},
+		emf.Metric{Name: "DBLatency", Unit: emf.Milliseconds, Value: float64(db.DBTime.Milliseconds())},
+		emf.Metric{Name: "DBRetries", Unit: emf.Count, Value: float64(db.Retries)},
+		emf.Metric{Name: "DBThrottles", Unit: emf.Count, Value: float64(db.Throttles)},
+		emf.Metric{Name: "StatementRows", Unit: emf.Count, Value: float64(db.StatementRows)},
 	)
 }

@@ -1,0 +1,100 @@
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/nectar-indexer/nectar/shared/batch"
+	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/config"
+	"github.com/nectar-indexer/nectar/shared/dbconn"
+	"github.com/nectar-indexer/nectar/shared/emf"
+	"github.com/nectar-indexer/nectar/shared/secrets"
+	"github.com/nectar-indexer/nectar/shared/tidb"
+)
+
+// Function is what a Lambda function built on ingest holds across
+// invocations: one small pool per container, reused.
+type Function struct {
+	DB      *sql.DB // set by Open
+	Config  *config.Config
+	Network chain.Network
+	Logger  *slog.Logger
+	Metrics *emf.Writer
+	close   func() error
+}
+
+// Close releases the pool.
+func (f *Function) Close() error {
+	if f.close == nil {
+		return nil
+	}
+	return f.close()
+}
+
+// LoadFunction loads the configuration from the environment. Logs are JSON on
+// stderr; metrics EMF lines on stdout. It opens nothing: see Open.
+func LoadFunction(name string, getenv func(string) string, stdout, stderr io.Writer) (*Function, error) {
+	cfg, err := config.Load(nil, getenv)
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)})).With("function", name)
+	net, err := chain.NetworkByName(cfg.Network)
+	if cfg.GenesisFile != "" {
+		net, err = chain.NetworkFromGenesis(cfg.Network, cfg.GenesisFile, cfg.ByronEpochs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Function{Config: cfg, Network: net, Logger: log,
+		Metrics: emf.New(stdout, "Nectar", map[string]string{"Function": name, "Network": net.Name})}, nil
+}
+
+// Open opens the database once: with credentials from Secrets Manager when
+// db.secret_arn is set (refreshed once on an authentication failure, for
+// rotation), else from the environment. Later calls return the same pool.
+func (f *Function) Open(ctx context.Context) (*sql.DB, error) {
+	if f.DB != nil {
+		return f.DB, nil
+	}
+	cfg, log := f.Config, f.Logger
+	if cfg.DB.SecretARN == "" {
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		db, err := dbconn.Open(ctx, cfg.DB)
+		if err != nil {
+			return nil, err
+		}
+		f.DB, f.close = db, db.Close
+		return db, nil
+	}
+	p, err := secrets.New(ctx, secrets.Options{SecretARN: cfg.DB.SecretARN, Region: cfg.SQS.Region, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	pool, err := secrets.OpenPool(ctx, cfg.DB, p)
+	if err != nil {
+		return nil, err
+	}
+	f.DB, f.close = pool.DB(), pool.Close
+	return f.DB, nil
+}
+
+// NewHandler builds the SQS handler over the function's pool.
+func (f *Function) NewHandler(concurrency int) *Handler {
+	store := tidb.New(f.DB, tidb.Options{Logger: f.Logger})
+	return &Handler{Applier: &Applier{Net: f.Network, Store: store}, Limits: batch.Limits{},
+		Concurrency: concurrency, Logger: f.Logger, Metrics: f.Metrics, Stats: store}
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(s)))
+	return l
+}
