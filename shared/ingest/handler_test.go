@@ -1,0 +1,136 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/nectar-indexer/nectar/shared/batch"
+	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/dbtest"
+	"github.com/nectar-indexer/nectar/shared/emf"
+	"github.com/nectar-indexer/nectar/shared/immutable"
+	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/tidb"
+)
+
+// previewEnvelopes cuts preview chunk 00000 (216 blocks) into envelopes of n blocks.
+func previewEnvelopes(tb testing.TB, n int) []*batch.Envelope {
+	tb.Helper()
+	blocks, err := immutable.ReadFile(filepath.Join("..", "..", "testdata", "chains", "preview", "00000.chunk"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []*batch.Envelope
+	var prev []byte
+	for i := 0; i < len(blocks); i += n {
+		var raw []batch.Block
+		for _, b := range blocks[i:min(i+n, len(blocks))] {
+			raw = append(raw, batch.Block{Type: b.Type, CBOR: b.CBOR})
+		}
+		e := ingest.NewBlocks("preview", prev, nil, raw)
+		prev = e.Last.Hash
+		out = append(out, e)
+	}
+	return out
+}
+
+func record(tb testing.TB, id string, e *batch.Envelope, group string) events.SQSMessage {
+	tb.Helper()
+	raw, err := batch.Encode(e)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bid := hex.EncodeToString(e.ID())
+	m := events.SQSMessage{MessageId: id, Body: base64.StdEncoding.EncodeToString(raw),
+		Attributes:        map[string]string{"ApproximateReceiveCount": "1"},
+		MessageAttributes: map[string]events.SQSMessageAttribute{ingest.AttrBatchID: {StringValue: &bid, DataType: "String"}}}
+	if group != "" {
+		m.Attributes["MessageGroupId"] = group
+	}
+	return m
+}
+
+func failed(resp events.SQSEventResponse) []string {
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
+}
+
+func TestHandlerPartialFailure(t *testing.T) {
+	envs := previewEnvelopes(t, 20)
+	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
+		db, _ := s.Open(t)
+		store := tidb.New(db, tidb.Options{})
+		var logs, metrics bytes.Buffer
+		h := &ingest.Handler{Applier: &ingest.Applier{Net: chain.Preview, Store: store},
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: emf.New(&metrics, "Nectar", nil), Stats: store}
+
+		// Standard queue: one poisoned message among ten good ones fails alone.
+		var ev events.SQSEvent
+		for i, e := range envs[:10] {
+			ev.Records = append(ev.Records, record(t, "m"+string(rune('a'+i)), e, ""))
+		}
+		poison := ev.Records[4]
+		poison.MessageId, poison.Body = "poison", poison.Body[:len(poison.Body)/2]
+		ev.Records = append(ev.Records, poison)
+		resp, err := h.Handle(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := failed(resp); len(ids) != 1 || ids[0] != "poison" {
+			t.Fatalf("failures %v, want only the poisoned message", ids)
+		}
+		if !strings.Contains(logs.String(), `"message_id":"poison"`) || !strings.Contains(logs.String(), hex.EncodeToString(envs[4].ID())) {
+			t.Errorf("the log does not name the poisoned message and its batch: %s", logs.String())
+		}
+		var blocks int
+		if err := db.QueryRow("SELECT COUNT(*) FROM block").Scan(&blocks); err != nil || blocks != 200 {
+			t.Errorf("%d blocks applied (%v), want 200", blocks, err)
+		}
+		if !strings.Contains(metrics.String(), `"Blocks":200`) {
+			t.Errorf("metrics line does not count 200 blocks: %s", metrics.String())
+		}
+		// Redelivery of the same good messages is skipped, not applied twice.
+		resp, err = h.Handle(context.Background(), events.SQSEvent{Records: ev.Records[:10]})
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("redelivery: %v %v", failed(resp), err)
+		}
+
+		// FIFO: a failure fails every later message of its group, not other groups.
+		fifo := events.SQSEvent{Records: []events.SQSMessage{
+			record(t, "f1", envs[10], "preview"),
+			{MessageId: "f2", Body: "not an envelope", Attributes: map[string]string{"MessageGroupId": "preview"}},
+			record(t, "f3", envs[10], "preview"),
+			record(t, "g1", envs[10], "other"),
+		}}
+		resp, err = h.Handle(context.Background(), fifo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := strings.Join(failed(resp), ","); ids != "f2,f3" {
+			t.Errorf("FIFO failures %s, want f2,f3", ids)
+		}
+	})
+}
+
+func TestHandlerRejectsOtherNetwork(t *testing.T) {
+	envs := previewEnvelopes(t, 50)
+	h := &ingest.Handler{Applier: &ingest.Applier{Net: chain.Mainnet, Store: nil}}
+	resp, err := h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(t, "x", envs[0], "")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("a preview batch sent to a mainnet ingest was accepted")
+	}
+}
