@@ -58,6 +58,7 @@ type Follower struct {
 	dirty     bool
 	tipBlock  uint64
 	headBlock uint64
+	progress  Progress
 	ready     bool
 	lastEvent time.Time
 }
@@ -99,6 +100,28 @@ func (f *Follower) Ready() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.ready
+}
+
+// Progress is a snapshot of what the follower has published.
+type Progress struct {
+	Blocks   int64       // blocks acknowledged by the sink
+	Batches  int64       // messages acknowledged
+	Head     chain.Point // newest acknowledged point
+	HeadTime time.Time   // its slot's wall-clock time (zero if unknown)
+	TipBlock uint64      // the node's tip block number (0 without a node)
+	LagBlock uint64      // blocks between the tip and the head (with a node)
+}
+
+// Progress returns what the follower has published so far.
+func (f *Follower) Progress() Progress {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.progress
+	p.TipBlock = f.tipBlock
+	if f.tipBlock > f.headBlock {
+		p.LagBlock = f.tipBlock - f.headBlock
+	}
+	return p
 }
 
 // Cursor returns the acknowledged points, newest first.
@@ -326,6 +349,12 @@ func (f *Follower) acked(m Message) {
 	defer f.mu.Unlock()
 	f.ring.push(m)
 	f.dirty = true
+	f.progress.Blocks += int64(len(m.Env.Blocks))
+	f.progress.Batches++
+	f.progress.Head = m.Head
+	if t, ok := f.opts.Network.SlotTime(m.Head.Slot); ok {
+		f.progress.HeadTime = t
+	}
 	f.m.CursorSlot.Set(float64(m.Head.Slot))
 	if n := len(m.Env.Blocks); n > 0 {
 		if h, err := chain.ReadHeader(m.Env.Blocks[n-1].Type, m.Env.Blocks[n-1].CBOR); err == nil {

@@ -29,6 +29,8 @@ sql() { # sql DATABASE STATEMENT...
 		--ssl-ca="${NECTAR_DB_SSL_CA}" --ssl-verify-server-cert ${db:+"${db}"} "$@"
 }
 
+prefix="${NECTAR_RUN_DB_PREFIX:-nectar}"
+
 follow() { # follow NETWORK DATABASE [flags...]
 	local network=$1 database=$2
 	shift 2
@@ -36,23 +38,31 @@ follow() { # follow NETWORK DATABASE [flags...]
 	log "following ${network} into database ${database}"
 	local start=${SECONDS}
 	NECTAR_NETWORK="${network}" NECTAR_DB_DATABASE="${database}" "${bin}" follow "$@"
-	log "${network}: done in $((SECONDS - start)) s"
-	sql "${database}" --table -e "SELECT (SELECT COUNT(*) FROM block) AS blocks, (SELECT COUNT(*) FROM tx) AS transactions,
-	  (SELECT COUNT(*) FROM tx_out) AS outputs, (SELECT COUNT(*) FROM ma_tx_out) AS asset_outputs,
-	  (SELECT COUNT(*) FROM tx_metadata) AS metadata, (SELECT COUNT(*) FROM quarantine) AS quarantined,
-	  (SELECT MAX(slot_no) FROM block) AS last_slot"
+	summary "${network}" "${database}" $((SECONDS - start))
+}
+
+# summary prints rows per table (tables with rows) in one line per table:
+#   summary <network> <database> <table> <rows>
+summary() {
+	local network=$1 database=$2 took=$3 q="" t
+	for t in $(sql "${database}" -N -e "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name"); do
+		q+="${q:+ UNION ALL }SELECT '${t}', COUNT(*) FROM \`${t}\`"
+	done
+	echo
+	echo "== ${network}: database ${database}, ${took} s"
+	sql "${database}" -N -e "${q}" | awk -v n="${network}" -v d="${database}" '$2 > 0 { printf "summary %s %s %-26s %10d\n", n, d, $1, $2 }' | sort
 }
 
 if [[ -n "${NECTAR_NODE_SOCKET:-}" ]]; then
-	follow "${NECTAR_NETWORK:-preview}" "nectar_${NECTAR_NETWORK:-preview}" --follower-node-socket "${NECTAR_NODE_SOCKET}"
+	follow "${NECTAR_NETWORK:-preview}" "${prefix}_${NECTAR_NETWORK:-preview}" --follower-node-socket "${NECTAR_NODE_SOCKET}"
 else
-	follow preview nectar_preview --follower-chunk-dir testdata/chains/preview
-	follow mainnet nectar_mainnet --follower-chunk-dir testdata/chains/mainnet
+	follow preview "${prefix}_preview" --follower-chunk-dir testdata/chains/preview
+	follow mainnet "${prefix}_mainnet" --follower-chunk-dir testdata/chains/mainnet
 fi
 
 cat <<MSG
 
 Open a SQL prompt on the result:
   source "\$(infra/local/services.sh env)"
-  mariadb -h \$NECTAR_TEST_TIDB_HOST -P \$NECTAR_TEST_TIDB_PORT -u nectar -p"\$NECTAR_TEST_TIDB_PASSWORD" --ssl-ca="\$NECTAR_TEST_CA" nectar_preview
+  mariadb -h \$NECTAR_TEST_TIDB_HOST -P \$NECTAR_TEST_TIDB_PORT -u nectar -p"\$NECTAR_TEST_TIDB_PASSWORD" --ssl-ca="\$NECTAR_TEST_CA" ${prefix}_preview
 MSG

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -116,7 +117,10 @@ func (m *Main) Run(ctx context.Context) error {
 		log.Info("serving metrics and health", "addr", addr.String())
 	}
 	log.Info("following", "network", net.Name, "sink", cfg.Follower.Sink, "sources", len(sources))
-	return f.Run(ctx)
+	stop := reportProgress(ctx, f, log)
+	err = f.Run(ctx)
+	stop()
+	return err
 }
 
 // Close releases what Run opened.
@@ -144,4 +148,48 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// ProgressEvery is how often `nectar follow` logs its progress.
+const ProgressEvery = 5 * time.Second
+
+// reportProgress logs blocks, blocks/s, head and lag until stopped, then a summary.
+func reportProgress(ctx context.Context, f *follower.Follower, log *slog.Logger) (stop func()) {
+	start := time.Now()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(ProgressEvery)
+		defer t.Stop()
+		var last follower.Progress
+		lastAt := start
+		for {
+			select {
+			case <-done:
+				p := f.Progress()
+				el := time.Since(start)
+				log.Info("summary", "blocks", p.Blocks, "batches", p.Batches, "head_slot", p.Head.Slot,
+					"elapsed", el.Round(time.Millisecond), "blocks_per_s", int(float64(p.Blocks)/max(el.Seconds(), 0.001)))
+				return
+			case <-ctx.Done():
+				// Run drains and returns; the summary follows.
+				<-done
+				continue
+			case now := <-t.C:
+				p := f.Progress()
+				rate := float64(p.Blocks-last.Blocks) / now.Sub(lastAt).Seconds()
+				attrs := []any{"blocks", p.Blocks, "blocks_per_s", int(rate), "head_slot", p.Head.Slot}
+				if !p.HeadTime.IsZero() {
+					attrs = append(attrs, "head_time", p.HeadTime.UTC().Format(time.RFC3339), "lag", time.Since(p.HeadTime).Round(time.Second))
+				}
+				if p.TipBlock > 0 {
+					attrs = append(attrs, "lag_blocks", p.LagBlock)
+				}
+				log.Info("progress", attrs...)
+				last, lastAt = p, now
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
