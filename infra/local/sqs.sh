@@ -51,13 +51,22 @@ usage() {
 
 # ---------------------------------------------------------------- helpers
 
+# running PID: PID exists and is not a zombie (an exited server waits for
+# init to reap it, which can take seconds in some containers).
+running() {
+	local state
+	kill -0 "$1" 2>/dev/null || return 1
+	state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+	[[ -n "${state}" && "${state}" != Z ]]
+}
+
 # fauxqs_alive: the pid in the pid file runs our server.mjs under node.
 fauxqs_alive() {
 	local pid
 	[[ -s "${pidfile}" ]] || return 1
 	pid="$(<"${pidfile}")"
 	[[ "${pid}" =~ ^[0-9]+$ ]] || return 1
-	kill -0 "${pid}" 2>/dev/null || return 1
+	running "${pid}" || return 1
 	[[ "$(cat "/proc/${pid}/comm" 2>/dev/null)" == "node" ]] || return 1
 	tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q "${install_dir}/server.mjs"
 }
@@ -169,17 +178,17 @@ stop_fauxqs() {
 		log "stopping fauxqs (pid ${pid})"
 		kill -TERM "${pid}" 2>/dev/null || true
 		for ((i = 0; i < stop_wait_s * 10; i++)); do
-			kill -0 "${pid}" 2>/dev/null || break
+			running "${pid}" || break
 			sleep 0.1
 		done
-		if kill -0 "${pid}" 2>/dev/null; then
+		if running "${pid}"; then
 			log "fauxqs (pid ${pid}) ignored SIGTERM for ${stop_wait_s} s; killing it"
 			kill -KILL "${pid}" 2>/dev/null || true
 			for ((i = 0; i < 50; i++)); do
-				kill -0 "${pid}" 2>/dev/null || break
+				running "${pid}" || break
 				sleep 0.1
 			done
-			! kill -0 "${pid}" 2>/dev/null || die "could not stop fauxqs (pid ${pid})"
+			! running "${pid}" || die "could not stop fauxqs (pid ${pid})"
 		fi
 	fi
 	rm -f "${pidfile}"
@@ -200,7 +209,7 @@ start_fauxqs() {
 	pid=$!
 	echo "${pid}" >"${pidfile}"
 	for ((i = 0; i < start_wait_s * 10; i++)); do
-		if ! kill -0 "${pid}" 2>/dev/null; then
+		if ! running "${pid}"; then
 			log "fauxqs exited during start"
 			log_tail
 			rm -f "${pidfile}"
@@ -247,29 +256,30 @@ with_lock() {
 
 # do_up STRICT: STRICT=1 requires the saved port.
 do_up() {
-	local strict=$1 start=${SECONDS} port attempt
+	local strict=$1 start=${SECONDS} port="" attempt use_saved=1
 	if healthy && [[ -s "${env_file}" ]]; then
 		log "already up"
 		echo "${env_file}"
 		return 0
 	fi
-	ensure_installed
 	if healthy; then
 		log "fauxqs already running"
 		port="$(saved_port)"
 	else
+		ensure_installed
 		stop_fauxqs
 		for attempt in 1 2 3; do
-			if port="$(saved_port)" && port_free "${port}" listen; then
+			if [[ "${use_saved}" == 1 ]] && port="$(saved_port)" && port_free "${port}" listen; then
 				:
 			elif [[ "${strict}" == 1 ]]; then
 				die "port ${port:-?} from ${port_file} is not free; cannot restart on the same port"
 			else
-				[[ -z "${port:-}" ]] || log "saved port ${port} is taken; picking another"
+				[[ -z "${port}" ]] || log "port ${port} is taken; picking another"
 				port="$(pick_port)"
 			fi
 			start_fauxqs "${port}" && break
 			log "fauxqs start attempt ${attempt} failed"
+			use_saved=0
 			[[ "${attempt}" -lt 3 ]] || die "fauxqs did not start; log in ${log_file}"
 		done
 	fi

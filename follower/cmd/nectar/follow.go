@@ -21,6 +21,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/dbconn"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/schema"
+	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
@@ -84,8 +85,15 @@ func (m *Main) Run(ctx context.Context) error {
 	switch cfg.Follower.Sink {
 	case config.SinkLocal:
 		sink = &follower.LocalSink{Applier: &ingest.Applier{Net: net, Store: store}}
+	case config.SinkSQS:
+		client, err := sqs.NewClient(ctx, sqs.Config{Region: cfg.SQS.Region, Endpoint: cfg.SQS.Endpoint})
+		if err != nil {
+			return err
+		}
+		sink = &follower.SQSSink{Sender: sqs.NewSender(client, sqs.SenderOptions{Logger: log}), Network: net.Name,
+			HistoryURL: cfg.SQS.HistoryQueueURL, TipURL: cfg.SQS.TipQueueURL}
 	default:
-		return fmt.Errorf("follower.sink %q is not available in this build", cfg.Follower.Sink)
+		return fmt.Errorf("follower.sink %q: want local or sqs", cfg.Follower.Sink)
 	}
 	var start chain.Point
 	if cfg.Follower.StartHash != "" {
