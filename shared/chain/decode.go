@@ -136,6 +136,11 @@ type blockCtx struct {
 	blockHash  []byte
 	protoMajor uint64
 	rows       *Rows
+	// per-block caches, allocated on first use: shared rows are written once
+	// per block and bech32 views computed once (they dominate the mapping's cost).
+	assets     map[string]struct{}
+	stakeViews map[string]string
+	addrViews  map[string]string
 }
 
 // txCtx carries what every row of one transaction needs.

@@ -42,7 +42,15 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 	if s := o.ScriptRef(); s != nil {
 		refScript = nullBytes(c.addScript(s))
 	}
-	row := []any{c.hash, index, c.slot, addr.String(), raw, hasScript, paymentCred, stakeCred, stakeView,
+	view, ok := c.addrViews[string(raw)]
+	if !ok {
+		if c.addrViews == nil {
+			c.addrViews = map[string]string{}
+		}
+		view = addr.String()
+		c.addrViews[string(raw)] = view
+	}
+	row := []any{c.hash, index, c.slot, view, raw, hasScript, paymentCred, stakeCred, stakeView,
 		value, dataHash, inlineHash, refScript}
 	assets := o.Assets()
 	if t == CollateralTxOut {
@@ -81,6 +89,14 @@ func (c *txCtx) mint() {
 }
 
 func (c *txCtx) multiAsset(policy common.Blake2b224, name []byte) {
+	key := string(policy[:]) + string(name)
+	if c.assets == nil {
+		c.assets = map[string]struct{}{}
+	}
+	if _, seen := c.assets[key]; seen {
+		return
+	}
+	c.assets[key] = struct{}{}
 	fp := common.NewAssetFingerprint(policy.Bytes(), name)
 	c.rows.Add(MultiAsset, policy.Bytes(), name, fp.String(), c.slot)
 }
@@ -113,6 +129,9 @@ func (c *txCtx) stakeAddress(cred common.Credential) string {
 		header = 0xf0
 	}
 	raw := append([]byte{header | c.net.NetworkID&0x0f}, cred.Credential.Bytes()...)
+	if view, ok := c.stakeViews[string(raw)]; ok {
+		return view
+	}
 	addr, err := common.NewAddressFromBytes(raw)
 	if err != nil {
 		// A 28-byte credential always makes a valid reward address.
@@ -123,7 +142,14 @@ func (c *txCtx) stakeAddress(cred common.Credential) string {
 
 func (c *txCtx) stakeAddressFromBytes(cred common.Credential, addr *common.Address) string {
 	raw, _ := addr.Bytes()
+	if view, ok := c.stakeViews[string(raw)]; ok {
+		return view
+	}
 	view := addr.String()
+	if c.stakeViews == nil {
+		c.stakeViews = map[string]string{}
+	}
+	c.stakeViews[string(raw)] = view
 	var scriptHash any
 	if cred.CredType == common.CredentialTypeScriptHash {
 		scriptHash = cred.Credential.Bytes()
