@@ -3,8 +3,9 @@ SHELL := /bin/bash
 GO ?= go
 SERVICES := infra/local/services.sh
 DINGO := infra/local/dingo.sh
-# Every service the tests use, started on loopback: TiDB and MariaDB, the dingo node.
-ENV := source "$$($(SERVICES) env)" && source "$$($(DINGO) env)"
+SQS := infra/local/sqs.sh
+# Every service the tests use, started on loopback: TiDB and MariaDB, the dingo node, fauxqs.
+ENV := source "$$($(SERVICES) env)" && source "$$($(DINGO) env)" && source "$$($(SQS) env)"
 # How long the fuzz targets run inside `make test`.
 FUZZTIME ?= 20s
 TEST_TIMEOUT ?= 25m
@@ -37,8 +38,10 @@ vet:
 services:
 	$(SERVICES) up >/dev/null
 	$(DINGO) up >/dev/null
+	$(SQS) up >/dev/null
 
 services-down:
+	$(SQS) down
 	$(DINGO) down
 	$(SERVICES) down
 

@@ -29,6 +29,10 @@ func (r Route) String() string {
 	return "history"
 }
 
+// AttributeReserve is the room left in a message for its attributes (batch
+// id, kind, network), which SQS counts against the size limit with the body.
+const AttributeReserve = 512
+
 // Message is one encoded envelope on its way to a queue.
 type Message struct {
 	Seq     uint64
@@ -65,8 +69,13 @@ type Batcher struct {
 
 	sent  chain.Point // head of everything emitted
 	after []byte      // id of the last rollback emitted
-	seq   uint64
-	now   func() time.Time
+	// tipHigh is the highest slot ever sent on the tip route. A block at or
+	// below it (re-sent after a rollback) stays on the tip route even if the
+	// tip has since moved more than k ahead: it must be applied after the
+	// rollback, which only the FIFO queue guarantees.
+	tipHigh uint64
+	seq     uint64
+	now     func() time.Time
 }
 
 // NewBatcher starts cutting after head, the newest point already published.
@@ -97,6 +106,9 @@ func (b *Batcher) Deadline() (time.Time, bool) {
 }
 
 func (b *Batcher) route(e Event) Route {
+	if b.tipHigh > 0 && e.Header.Point.Slot <= b.tipHigh {
+		return RouteTip
+	}
 	if e.Immutable {
 		return RouteHistory
 	}
@@ -167,6 +179,7 @@ func (b *Batcher) rollback(p chain.Point) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.tipHigh = max(b.tipHigh, b.sent.Slot)
 	b.after = m.ID
 	b.sent = p
 	return []Message{m}, nil
@@ -196,15 +209,18 @@ func (b *Batcher) emit(r Route, events []Event) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if base64.StdEncoding.EncodedLen(len(m.Encoded)) <= b.opts.MaxMessageBytes {
+	if base64.StdEncoding.EncodedLen(len(m.Encoded))+AttributeReserve <= b.opts.MaxMessageBytes {
 		b.sent = env.Last
+		if r == RouteTip {
+			b.tipHigh = max(b.tipHigh, env.Last.Slot)
+		}
 		return []Message{m}, nil
 	}
 	b.seq-- // the oversized message is not sent
 	if len(events) == 1 {
 		e := events[0]
-		return nil, fmt.Errorf("block %s alone encodes to %d bytes (base64), over batch.max_message_bytes %d: raise it (SQS allows up to 1 MiB)",
-			e.Header.Point, base64.StdEncoding.EncodedLen(len(m.Encoded)), b.opts.MaxMessageBytes)
+		return nil, fmt.Errorf("block %s alone encodes to %d bytes (base64, plus %d for message attributes), over batch.max_message_bytes %d: raise it (SQS allows up to 1 MiB)",
+			e.Header.Point, base64.StdEncoding.EncodedLen(len(m.Encoded)), AttributeReserve, b.opts.MaxMessageBytes)
 	}
 	mid := len(events) / 2
 	first, err := b.emit(r, events[:mid])

@@ -150,7 +150,9 @@ func (f *Follower) Run(ctx context.Context) error {
 			points = []chain.Point{head}
 		}
 	}
+	f.mu.Lock()
 	f.ring.points = points
+	f.mu.Unlock()
 	b := NewBatcher(f.opts.Network, f.opts.Batch, head)
 	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPub()

@@ -51,9 +51,12 @@ built() {
 	file_ok "${rie_bin}"
 }
 
-# file_ok BIN: BIN is an executable for this machine (not a truncated file).
+# file_ok BIN: BIN is a complete Go binary of the pinned module version.
+# (Never run it to check: aws-lambda-rie takes any argument, --help too, as the
+# command of a function to start, and listens on 0.0.0.0:8080 by default.)
 file_ok() {
-	"$1" --help >/dev/null 2>&1 || "$1" -h >/dev/null 2>&1
+	go version -m "$1" 2>/dev/null | awk -v m="${RIE_MODULE}" -v v="${RIE_VERSION}" \
+		'$1 == "mod" && $2 == m && $3 == v { ok = 1 } END { exit !ok }'
 }
 
 build() {
@@ -69,7 +72,7 @@ build() {
 		die "go install ${RIE_PKG} failed"
 	fi
 	[[ -x "${tmp}/aws-lambda-rie" ]] || die "go install left no aws-lambda-rie in ${tmp}"
-	file_ok "${tmp}/aws-lambda-rie" || die "the built aws-lambda-rie does not run"
+	file_ok "${tmp}/aws-lambda-rie" || die "the built aws-lambda-rie is not ${RIE_VERSION}"
 	mv -f "${tmp}/aws-lambda-rie" "${rie_bin}"
 	echo "${RIE_PKG}" >"${stamp}.tmp"
 	mv -f "${stamp}.tmp" "${stamp}"

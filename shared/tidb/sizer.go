@@ -10,13 +10,18 @@ const (
 	DefaultMinStatementRows = 16
 	DefaultMaxStatementRows = 4096
 	// sizerWindow is how many statements the sizer watches before it moves.
-	sizerWindow = 6
+	sizerWindow = 4
+	// sizerStep is the factor the size grows by; it doubles, up to
+	// sizerMaxStep, while growing keeps cutting the time per row sharply.
+	sizerStep    = 1.5
+	sizerMaxStep = 4
 )
 
 // Sizer chooses how many rows go in one multi-row INSERT. It climbs while
-// the latency per row improves (a gateway far away rewards big statements)
-// and backs off multiplicatively on throttling, busy, conflict and timeout
-// errors. It is safe for concurrent use; one Sizer serves a whole Store.
+// the latency per row improves (a gateway far away rewards big statements),
+// faster while round trips dominate, and backs off multiplicatively on
+// throttling, busy, conflict and timeout errors. It is safe for concurrent
+// use; one Sizer serves a whole Store.
 type Sizer struct {
 	mu       sync.Mutex
 	min, max int
@@ -27,6 +32,7 @@ type Sizer struct {
 	wTime   time.Duration
 	prev    float64 // ns per row of the previous window (0: none)
 	dir     int     // +1 growing, -1 shrinking
+	step    float64 // the factor of the next growth
 	fixed   bool
 	changes int
 }
@@ -41,7 +47,7 @@ func NewSizer(start, min, max int) *Sizer {
 		max = min
 	}
 	start = clamp(start, min, max)
-	return &Sizer{min: min, max: max, rows: start, dir: 1, fixed: min == max}
+	return &Sizer{min: min, max: max, rows: start, dir: 1, step: sizerStep, fixed: min == max}
 }
 
 func clamp(v, lo, hi int) int { return max(lo, min(v, hi)) }
@@ -75,18 +81,25 @@ func (s *Sizer) Observe(rows int, d time.Duration) {
 	switch {
 	case s.prev == 0:
 		// First window: explore upwards.
+	case s.dir > 0 && perRow < s.prev*0.8:
+		// Growing cut the time per row by a fifth or more: round trips
+		// dominate (after a step of 1.5, the fixed cost of a statement is at
+		// least 60% of its time). Grow faster, like TCP slow start, so that a
+		// far gateway gets big statements within the first batch rather than
+		// after a dozen windows.
+		s.step = min(2*s.step, sizerMaxStep)
 	case perRow < s.prev*0.95:
 		// Better than before: keep going the same way.
 	case perRow > s.prev*1.05:
-		// Worse: turn around.
-		s.dir = -s.dir
+		// Worse: turn around, in small steps.
+		s.dir, s.step = -s.dir, sizerStep
 	default:
 		// Flat: prefer bigger statements (fewer round trips) until the cap.
-		s.dir = 1
+		s.dir, s.step = 1, sizerStep
 	}
 	s.prev = perRow
 	if s.dir > 0 {
-		s.rows = clamp(s.rows*3/2+1, s.min, s.max)
+		s.rows = clamp(int(float64(s.rows)*s.step)+1, s.min, s.max)
 	} else {
 		s.rows = clamp(s.rows*2/3, s.min, s.max)
 	}
@@ -102,6 +115,6 @@ func (s *Sizer) Backoff() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rows = clamp(s.rows/2, s.min, s.max)
-	s.dir, s.prev = 1, 0
+	s.dir, s.step, s.prev = 1, sizerStep, 0
 	s.n, s.wRows, s.wTime = 0, 0, 0
 }

@@ -22,6 +22,31 @@ func TestSizerClimbsWhenRoundTripsDominate(t *testing.T) {
 	}
 }
 
+func TestSizerClimbsFastWhenRoundTripsDominate(t *testing.T) {
+	// A batch of a few thousand rows per table gives only a few dozen
+	// statements: at 80 ms a round trip the sizer must reach big statements
+	// within them, not after hundreds.
+	s := NewSizer(100, DefaultMinStatementRows, DefaultMaxStatementRows)
+	cost := latencyModel(80*time.Millisecond, 20*time.Microsecond)
+	for range 4 * sizerWindow {
+		r := s.Rows()
+		s.Observe(r, cost(r))
+	}
+	if got := s.Rows(); got < 1500 {
+		t.Errorf("size %d after %d statements at 80 ms round trips, want at least 1500", got, 4*sizerWindow)
+	}
+	// Without round trips to save, it takes the ordinary steps.
+	s = NewSizer(100, DefaultMinStatementRows, DefaultMaxStatementRows)
+	cost = latencyModel(0, 20*time.Microsecond)
+	for range 4 * sizerWindow {
+		r := s.Rows()
+		s.Observe(r, cost(r))
+	}
+	if got := s.Rows(); got > 600 {
+		t.Errorf("size %d after %d statements with no round-trip cost, want ordinary 1.5x steps (<= 600)", got, 4*sizerWindow)
+	}
+}
+
 func TestSizerFindsTheKnee(t *testing.T) {
 	// Cost per row rises past 500 rows (a server that struggles with big statements).
 	s := NewSizer(64, DefaultMinStatementRows, DefaultMaxStatementRows)

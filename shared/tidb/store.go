@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -203,6 +204,9 @@ func (s *Store) writeShared(ctx context.Context, rows *chain.Rows) error {
 		if !tab.Shared || len(rows[t]) == 0 {
 			continue
 		}
+		// Concurrent writers upsert overlapping keys: taking the row locks in
+		// key order everywhere turns would-be deadlocks into short waits.
+		sortByKey(chain.TableID(t), rows[t])
 		if err := s.insertRows(ctx, s.db, chain.TableID(t), rows[t]); err != nil {
 			return err
 		}
@@ -410,4 +414,12 @@ type storeStats struct {
 func (s *Store) Stats() Stats {
 	return Stats{Statements: s.stats.statements.Load(), Retries: s.stats.retries.Load(),
 		Throttles: s.stats.throttles.Load(), DBTime: time.Duration(s.stats.dbTime.Load()), StatementRows: s.sizer.Rows()}
+}
+
+func sortByKey(t chain.TableID, rows [][]any) {
+	keys := make(map[*any]string, len(rows))
+	for _, r := range rows {
+		keys[&r[0]] = chain.Key(t, r)
+	}
+	slices.SortFunc(rows, func(a, b []any) int { return strings.Compare(keys[&a[0]], keys[&b[0]]) })
 }

@@ -5,17 +5,24 @@
 //	source "$(infra/local/sqs.sh up)"
 //
 // When it is not set, tests fail under CI=true and skip loudly elsewhere.
-// fauxqs keeps its state in memory: every test makes queues of its own
-// (QueueName) and never relies on what another test left.
+// Every test makes queues of its own (QueueName) and never relies on what
+// another test left. A test that restarts the emulator runs a private one
+// (StartEmulator) so that the shared one never goes away under other tests.
 package sqstest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +165,125 @@ func Count(tb testing.TB, client sqs.API, queueURL string) int {
 		n += v
 	}
 	return n
+}
+
+// Emulator is a private fauxqs instance that infra/local/sqs.sh runs for one
+// test, with its own state directory (NECTAR_LOCAL_STATE) and port, so that
+// the test can restart it without disturbing other tests that share the
+// emulator of NECTAR_TEST_SQS_ENDPOINT. The npm install (under NECTAR_CACHE)
+// is shared.
+type Emulator struct {
+	// Endpoint is the instance's URL, http://127.0.0.1:PORT.
+	Endpoint string
+	script   string
+	state    string
+	tb       testing.TB
+}
+
+// emulatorCmdTimeout bounds one sqs.sh command (up may install fauxqs once).
+const emulatorCmdTimeout = 3 * time.Minute
+
+// StartEmulator starts a private emulator in a temporary state directory and
+// stops it (deleting its state) when the test ends. It skips or fails like
+// Endpoint when the shared emulator is not configured: that is the sign that
+// fauxqs is not installed here.
+func StartEmulator(tb testing.TB) *Emulator {
+	tb.Helper()
+	Endpoint(tb)
+	script, err := findSQSScript()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e := &Emulator{script: script, state: tb.TempDir(), tb: tb}
+	envFile, err := e.run("up")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if _, err := e.run("down"); err != nil {
+			tb.Errorf("private sqs emulator: %v", err)
+		}
+	})
+	if e.Endpoint, err = readEndpoint(envFile); err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+// Config is the sqs.Config of the private emulator.
+func (e *Emulator) Config() sqs.Config {
+	return sqs.Config{Region: Region, Endpoint: e.Endpoint,
+		AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey}
+}
+
+// Restart stops the emulator and starts it again on the same port, keeping
+// its queues and messages (sqs.sh restart). Safe to call from any goroutine.
+func (e *Emulator) Restart() error {
+	envFile, err := e.run("restart")
+	if err != nil {
+		return err
+	}
+	ep, err := readEndpoint(envFile)
+	if err != nil {
+		return err
+	}
+	if ep != e.Endpoint {
+		return fmt.Errorf("private sqs emulator came back on %s, not %s", ep, e.Endpoint)
+	}
+	return nil
+}
+
+// run runs sqs.sh with the private state directory and returns its stdout.
+func (e *Emulator) run(command string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), emulatorCmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", e.script, command)
+	cmd.Env = append(os.Environ(), "NECTAR_LOCAL_STATE="+e.state)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	e.tb.Logf("sqs.sh %s (%s):\n%s", command, time.Since(start).Round(time.Millisecond), strings.TrimSpace(stderr.String()))
+	if err != nil {
+		return "", fmt.Errorf("sqs.sh %s: %w", command, err)
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// findSQSScript finds infra/local/sqs.sh above the working directory (a
+// test runs in its package's directory).
+func findSQSScript() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "infra", "local", "sqs.sh")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("infra/local/sqs.sh not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// readEndpoint reads NECTAR_TEST_SQS_ENDPOINT from an env file sqs.sh wrote.
+func readEndpoint(envFile string) (string, error) {
+	b, err := os.ReadFile(envFile)
+	if err != nil {
+		return "", fmt.Errorf("sqs.sh env file: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export "+EnvEndpoint+"="); ok {
+			v = strings.Trim(v, `'"`)
+			if !strings.HasPrefix(v, "http://127.0.0.1:") {
+				return "", fmt.Errorf("sqs.sh env file %s: endpoint %q is not on loopback", envFile, v)
+			}
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("sqs.sh env file %s: no %s", envFile, EnvEndpoint)
 }
