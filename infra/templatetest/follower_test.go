@@ -451,8 +451,15 @@ func TestFollowerMetricsShipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	registered := map[string]bool{}
+	metricLabels := map[string]map[string]bool{} // the follower's own labels per metric
 	for _, f := range families {
 		registered[f.GetName()] = true
+		metricLabels[f.GetName()] = map[string]bool{}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				metricLabels[f.GetName()][l.GetName()] = true
+			}
+		}
 	}
 
 	var agent struct {
@@ -532,14 +539,18 @@ func TestFollowerMetricsShipped(t *testing.T) {
 	for _, decl := range prom.EMF.Declarations {
 		for _, sel := range decl.Selectors {
 			re := regexp.MustCompile(sel)
-			if !slices.ContainsFunc(slices.Collect(maps.Keys(registered)), re.MatchString) {
+			names := slices.Collect(maps.Keys(registered))
+			if !slices.ContainsFunc(names, re.MatchString) {
 				t.Errorf("agent selector %s matches no metric the follower registers", sel)
 			}
-		}
-		for _, set := range decl.Dimensions {
-			for _, dim := range set {
-				if !labels[dim] {
-					t.Errorf("agent dimension %s is not a label of the scrape", dim)
+			// A dimension is a label of the scrape or of every metric the selector picks.
+			for _, set := range decl.Dimensions {
+				for _, dim := range set {
+					for _, name := range names {
+						if re.MatchString(name) && !labels[dim] && !metricLabels[name][dim] {
+							t.Errorf("agent dimension %s is no label of %s", dim, name)
+						}
+					}
 				}
 			}
 		}

@@ -1,0 +1,100 @@
+package ingest_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nectar-indexer/nectar/shared/batch"
+	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/dbtest"
+	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/tidb"
+)
+
+// An undecodable block does not stop a batch: it is kept in quarantine with
+// its header's identity and the error, the blocks around it are applied, and
+// verify lists it while still proving continuity through it.
+func TestUndecodableBlocksAreQuarantined(t *testing.T) {
+	envs := previewEnvelopes(t, 216)
+	env := envs[0]
+	// Corrupt block 100's body: its last element, the empty list of invalid
+	// transactions (0x80), becomes an empty map (0xa0). The header still
+	// decodes; the body does not.
+	bad := bytes.Clone(env.Blocks[100].CBOR)
+	if bad[len(bad)-1] != 0x80 {
+		t.Fatalf("block 100 does not end with an empty list: %x", bad[len(bad)-4:])
+	}
+	bad[len(bad)-1] = 0xa0
+	env.Blocks[100].CBOR = bad
+	want, err := chain.ReadHeader(env.Blocks[100].Type, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And a real block gouroboros rejects (pallas conway8, a 56-byte hash).
+	invalid, err := os.ReadFile(filepath.Join("..", "..", "testdata", "invalid", "pallas__conway8.block"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
+		db, _ := s.Open(t)
+		store := tidb.New(db, tidb.Options{})
+		a := &ingest.Applier{Net: chain.Preview, Store: store}
+		res, err := a.Apply(context.Background(), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Blocks != 215 || res.Quarantined != 1 {
+			t.Fatalf("applied %d blocks, quarantined %d; want 215 and 1", res.Blocks, res.Quarantined)
+		}
+		var hash []byte
+		var slot uint64
+		var msg string
+		if err := db.QueryRow("SELECT hash, slot_no, error FROM quarantine").Scan(&hash, &slot, &msg); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(hash, want.Point.Hash) || slot != want.Point.Slot || msg == "" {
+			t.Errorf("quarantine row %x slot %d %q, want %s", hash, slot, msg, want.Point)
+		}
+		rep, err := store.Verify(context.Background(), "preview", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() || len(rep.Quarantined) != 1 || rep.Blocks != 215 {
+			t.Errorf("verify: %s", rep)
+		}
+
+		// A batch holding only a block that does not decode at all is recorded, not lost.
+		raw := invalidBlock(t, invalid)
+		e2 := ingest.NewBlocks("preview", nil, nil, []batch.Block{raw})
+		res, err = a.Apply(context.Background(), e2)
+		if err != nil || res.Quarantined != 1 {
+			t.Fatalf("invalid block: %+v %v", res, err)
+		}
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM quarantine").Scan(&n); err != nil || n != 2 {
+			t.Errorf("%d quarantined blocks (%v), want 2", n, err)
+		}
+	})
+}
+
+// invalidBlock unwraps a pallas test block: hex text of [era, block].
+func invalidBlock(tb testing.TB, hexText []byte) batch.Block {
+	tb.Helper()
+	raw := make([]byte, len(hexText)/2)
+	n, err := decodeHex(raw, bytes.TrimSpace(hexText))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	raw = raw[:n]
+	// [era, block]: a 2-element array, era as a small unsigned int.
+	if len(raw) < 3 || raw[0] != 0x82 || raw[1] > 0x17 {
+		tb.Fatalf("not an [era, block] pair")
+	}
+	return batch.Block{Type: uint(raw[1]), CBOR: raw[2:]}
+}
+
+func decodeHex(dst, src []byte) (int, error) { return hex.Decode(dst, src) }
