@@ -57,9 +57,10 @@ func batchOptions() follower.BatchOptions {
 }
 
 type running struct {
-	f      *follower.Follower
-	cancel context.CancelFunc
-	done   chan error
+	f        *follower.Follower
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
 }
 
 func startFollower(tb testing.TB, opts follower.Options) *running {
@@ -85,18 +86,20 @@ func startFollower(tb testing.TB, opts follower.Options) *running {
 	return r
 }
 
+// stop cancels the follower and waits for Run to return; it is idempotent.
 func (r *running) stop(tb testing.TB) {
 	tb.Helper()
 	r.cancel()
-	select {
-	case err, ok := <-r.done:
-		if ok && err != nil {
-			tb.Errorf("follower: %v", err)
+	r.stopOnce.Do(func() {
+		select {
+		case err, ok := <-r.done:
+			if ok && err != nil {
+				tb.Errorf("follower: %v", err)
+			}
+		case <-time.After(time.Minute):
+			tb.Fatal("follower did not stop within a minute")
 		}
-		close(r.done)
-	case <-time.After(time.Minute):
-		tb.Fatal("follower did not stop within a minute")
-	}
+	})
 }
 
 // waitHead waits until the follower's acknowledged head is the point.
@@ -264,4 +267,79 @@ func TestFollowIntersectNotFound(t *testing.T) {
 	if err := f.Run(ctx); !errors.Is(err, follower.ErrIntersectNotFound) {
 		t.Fatalf("Run: %v, want ErrIntersectNotFound", err)
 	}
+}
+
+// Issue 6: a rollback happens while the follower is down. On restart its
+// newest cursor point is no longer on the node's chain; it intersects at an
+// older one, publishes the rollback, and the database ends equal to a clean
+// load of the final chain.
+func TestRollbackWhileDown(t *testing.T) {
+	blocks := previewChain(t)[:3000]
+	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
+		cleanDB, _ := s.Open(t)
+		clean := tidb.New(cleanDB, tidb.Options{})
+		cleanSrv, cleanPath := startNode(t, blocks, 0)
+		cr := startFollower(t, follower.Options{
+			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanPath, Magic: chain.Preview.Magic}},
+			Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: clean}}, Cursor: clean,
+		})
+		cr.waitHead(t, cleanSrv.Tip(), 3*time.Minute)
+		want, err := tidb.Checksums(context.Background(), cleanDB)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		db, _ := s.Open(t)
+		store := tidb.New(db, tidb.Options{})
+		srv, path := startNode(t, blocks, 2500)
+		opts := func(rec *followertest.Recorder) follower.Options {
+			return follower.Options{
+				Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
+				Sink:    rec, Cursor: store, Batch: follower.BatchOptions{MaxBytes: 180 << 10, MaxMessageBytes: 256 << 10, MaxBlocks: 1, MaxWait: 10 * time.Millisecond},
+			}
+		}
+		local := &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: store}}
+		r := startFollower(t, opts(&followertest.Recorder{Next: local}))
+		r.waitHead(t, srv.Tip(), 3*time.Minute)
+		r.stop(t)
+
+		// While it is down the node drops its last 5 blocks.
+		if err := srv.Rollback(5, nil); err != nil {
+			t.Fatal(err)
+		}
+		rec := &followertest.Recorder{Next: local}
+		r = startFollower(t, opts(rec))
+		r.waitHead(t, srv.Tip(), time.Minute)
+		var rollbacks int
+		for _, m := range rec.Messages() {
+			if m.Env.Kind == batch.KindRollback {
+				rollbacks++
+				if !bytes.Equal(m.Env.Point.Hash, srv.Tip().Hash) {
+					t.Errorf("rollback to %s, want the node's tip %s", m.Env.Point, srv.Tip())
+				}
+			}
+		}
+		if rollbacks != 1 {
+			t.Fatalf("%d rollbacks published after restart, want 1", rollbacks)
+		}
+		var above int
+		if err := db.QueryRow("SELECT COUNT(*) FROM block WHERE slot_no > ?", srv.Tip().Slot).Scan(&above); err != nil || above != 0 {
+			t.Fatalf("%d blocks above the node's tip after the rollback (%v)", above, err)
+		}
+		srv.Extend(len(blocks))
+		r.waitHead(t, srv.Tip(), 3*time.Minute)
+		got, err := tidb.Checksums(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for table, w := range want {
+			if got[table] != w {
+				t.Errorf("%s: %s, clean load %s", table, got[table], w)
+			}
+		}
+		rep, err := store.Verify(context.Background(), "preview", 10)
+		if err != nil || !rep.OK() {
+			t.Errorf("verify: %v %v", rep, err)
+		}
+	})
 }

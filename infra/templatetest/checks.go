@@ -412,10 +412,9 @@ func CheckFunctions(t Template, env map[string]bool) []error {
 	}
 	for _, f := range fns {
 		where := "Resources." + f.Name
-		want := map[string]string{"Runtime": "provided.al2023", "Handler": "bootstrap", "CodeUri": "."}
-		for _, k := range sortedKeys(map[string]any{"Runtime": 0, "Handler": 0, "CodeUri": 0}) {
-			if got := functionProperty(t, f, k); got != want[k] {
-				p.add("%s.Properties.%s: %v, want %s", where, k, got, want[k])
+		for _, want := range [][2]string{{"Runtime", "provided.al2023"}, {"Handler", "bootstrap"}, {"CodeUri", "."}} {
+			if got := functionProperty(t, f, want[0]); got != want[1] {
+				p.add("%s.Properties.%s: %v, want %s", where, want[0], got, want[1])
 			}
 		}
 		if arch := Strings(functionProperty(t, f, "Architectures")); !slices.Equal(arch, []string{"arm64"}) {

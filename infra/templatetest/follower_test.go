@@ -75,6 +75,19 @@ func TestFollowerTemplate(t *testing.T) {
 		noProblems(t, r.Name, errs)
 		noProblems(t, r.Name, CheckStatements(stack, sts))
 	}
+	// The batch settings the follower gets have shared/config's bounds, as the queues' do.
+	bounds := map[string]map[string]float64{
+		"BatchMaxMessageBytes": {"Default": config.DefaultBatchMessageBytes, "MinValue": config.MinMessageBytes, "MaxValue": config.MaxMessageBytes},
+		"BatchMaxBytes":        {"Default": config.DefaultBatchBytes, "MaxValue": config.MaxMessageBytes / 4 * 3},
+	}
+	for name, want := range bounds {
+		for k, v := range want {
+			p, _ := stack.Parameter(name)
+			if got, err := stack.Number(p[k], nil); err != nil || got != v {
+				t.Errorf("Parameters.%s.%s: %v, want %v", name, k, p[k], v)
+			}
+		}
+	}
 }
 
 // followerGrants returns action -> granted resources (Canonical) of the follower's role, with
@@ -608,14 +621,20 @@ func dashAlarms(dash []DashboardMetric) []Alarm {
 	return out
 }
 
-// TestInfraFilesParse: every template under infra/aws parses and passes the reference check;
-// every other YAML and JSON file there parses.
+// TestInfraFilesParse: every CloudFormation template under infra/ parses and passes the reference
+// and parameter checks; every other YAML and JSON file there parses.
 func TestInfraFilesParse(t *testing.T) {
-	dir := filepath.Join(root, "infra", "aws")
+	dir := filepath.Join(root, "infra")
 	templates := 0
 	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
+		if err != nil {
 			return err
+		}
+		if e.IsDir() {
+			if e.Name() == "node_modules" {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		rel, _ := filepath.Rel(root, path)
 		b, err := os.ReadFile(path)
@@ -652,7 +671,7 @@ func TestInfraFilesParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	if templates == 0 {
-		t.Error("no CloudFormation template under infra/aws")
+		t.Error("no CloudFormation template under infra/")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -47,12 +48,9 @@ func at(tb testing.TB, t Template, path ...string) map[string]any {
 		case map[string]any:
 			cur = c[p]
 		case []any:
-			i := 0
-			for _, ch := range strings.Trim(p, "[]") {
-				i = i*10 + int(ch-'0')
-			}
-			if i >= len(c) {
-				tb.Fatalf("%v: index %d out of range", path, i)
+			i, err := strconv.Atoi(strings.Trim(p, "[]"))
+			if err != nil || i < 0 || i >= len(c) {
+				tb.Fatalf("%v: no element %s", path, p)
 			}
 			cur = c[i]
 		}
@@ -197,7 +195,7 @@ func TestAppShape(t *testing.T) {
 func TestAppTemplateMutations(t *testing.T) {
 	app := load(t, "template.yaml")
 	ingestPolicy := func(tb testing.TB, c Template, i int) map[string]any {
-		return at(tb, c, "Resources", "IngestRole", "Properties", "Policies", "["+string(rune('0'+i))+"]", "PolicyDocument", "Statement", "[0]")
+		return at(tb, c, "Resources", "IngestRole", "Properties", "Policies", "["+strconv.Itoa(i)+"]", "PolicyDocument", "Statement", "[0]")
 	}
 	cases := []struct {
 		name   string

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -82,9 +83,9 @@ type RIE struct {
 	cmd  *exec.Cmd
 	opts RIEOptions
 
-	sem    chan struct{} // one invocation at a time
-	exited chan struct{} // closed when the process has exited
-	waitErr error        // set before exited is closed
+	sem     chan struct{} // one invocation at a time
+	exited  chan struct{} // closed when the process has exited
+	waitErr error         // set before exited is closed
 
 	closeOnce sync.Once
 	closing   chan struct{} // closed by Close: aborts a running invocation
@@ -382,4 +383,18 @@ func (r *RIE) Close() error {
 		}
 	})
 	return nil
+}
+
+// BuildBootstrap builds the Go main package pkg (an import path, or a
+// directory relative to the working directory) as dir/bootstrap for this
+// machine's OS and architecture, statically (CGO_ENABLED=0), which is what
+// RIE runs here; deployments build for linux/arm64 instead.
+func BuildBootstrap(ctx context.Context, pkg, dir string) (string, error) {
+	out := filepath.Join(dir, "bootstrap")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+	}
+	return out, nil
 }

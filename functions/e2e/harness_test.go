@@ -1,0 +1,404 @@
+// Package e2e_test runs Nectar's serverless half end to end with real
+// stand-ins: the follower publishes to fauxqs (SQS), a local event-source
+// poller (infra/local/eventsource) invokes the real ingest bootstrap under
+// the Lambda runtime interface emulator, which reads its database
+// credentials from a local Secrets Manager endpoint (secretstest) and writes
+// to TiDB over TLS verified against the test CA and server name.
+//
+// It needs, from the environment:
+//
+//	source "$(infra/local/services.sh env)"  # NECTAR_TEST_TIDB_*, NECTAR_TEST_CA
+//	source "$(infra/local/sqs.sh env)"       # NECTAR_TEST_SQS_ENDPOINT
+//	source "$(infra/local/lambda.sh env)"    # NECTAR_TEST_RIE
+//
+// Missing, the tests fail under CI=true and skip loudly elsewhere.
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/nectar-indexer/nectar/infra/local/eventsource"
+	"github.com/nectar-indexer/nectar/shared/batch"
+	"github.com/nectar-indexer/nectar/shared/dbtest"
+	"github.com/nectar-indexer/nectar/shared/immutable"
+	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
+	"github.com/nectar-indexer/nectar/shared/sqs"
+	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
+)
+
+const (
+	envRIE     = "NECTAR_TEST_RIE"
+	previewDir = "../../testdata/chains/preview"
+	// functionTimeout is the ingest function's timeout under RIE.
+	functionTimeout = 30 * time.Second
+	region          = "us-east-1"
+)
+
+var (
+	buildDir  string
+	buildOnce sync.Once
+	bootPath  string
+	bootErr   error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nectar-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func missing(tb testing.TB, msg string) {
+	tb.Helper()
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("required test service missing: %s", msg)
+	}
+	tb.Skipf("SKIPPING: %s", msg)
+}
+
+// env is what every test here needs; it skips or fails when a service is
+// missing.
+type env struct {
+	tidb   dbtest.Server
+	port   int
+	ca     string // path of the test CA
+	server string // the name the server certificate is for
+	rie    string
+	sqs    *awssqs.Client
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{rie: os.Getenv(envRIE), ca: os.Getenv("NECTAR_TEST_CA"), server: os.Getenv("NECTAR_TEST_SERVER_NAME")}
+	if e.rie == "" {
+		missing(t, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
+	}
+	if e.ca == "" {
+		missing(t, "NECTAR_TEST_CA is not set: run `source \"$(infra/local/services.sh up)\"` first")
+	}
+	if e.server == "" {
+		e.server = "localhost"
+	}
+	e.sqs = sqstest.NewClient(t)
+	found := false
+	for _, s := range dbtest.Servers(t) {
+		if s.Name == "tidb" {
+			e.tidb, found = s, true
+		}
+	}
+	if !found {
+		missing(t, "TiDB is not configured (NECTAR_TEST_TIDB_HOST/PORT): run `make services`")
+	}
+	// Loopback only: these tests log in with users they make up.
+	if ip := net.ParseIP(e.tidb.Host); ip == nil || !ip.IsLoopback() {
+		t.Fatalf("TiDB host %q is not a loopback address", e.tidb.Host)
+	}
+	p, err := strconv.Atoi(e.tidb.Port)
+	if err != nil {
+		t.Fatalf("NECTAR_TEST_TIDB_PORT %q: %v", e.tidb.Port, err)
+	}
+	e.port = p
+	return e
+}
+
+// bootstrap builds functions/ingest for this machine, once.
+func bootstrap(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		bootPath, bootErr = eventsource.BuildBootstrap(ctx, "github.com/nectar-indexer/nectar/functions/ingest", buildDir)
+	})
+	if bootErr != nil {
+		tb.Fatal(bootErr)
+	}
+	return bootPath
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func mustExec(tb testing.TB, db *sql.DB, query string, args ...any) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, query, args...); err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+}
+
+// dbUser makes a user of its own for the function, allowed only on
+// database and only over TLS, and drops it when the test ends.
+func dbUser(tb testing.TB, admin *sql.DB, database string) (user, password string) {
+	tb.Helper()
+	user, password = "nectar_e2e_"+randHex(4), randHex(16)
+	mustExec(tb, admin, "CREATE USER ?@'%' IDENTIFIED BY ? REQUIRE SSL", user, password)
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP USER IF EXISTS ?@'%'", user); err != nil {
+			tb.Errorf("drop user %s: %v", user, err)
+		}
+	})
+	mustExec(tb, admin, "GRANT ALL PRIVILEGES ON `"+database+"`.* TO ?@'%'", user)
+	return user, password
+}
+
+// function is the ingest function's deployment: its secret and environment.
+type function struct {
+	secrets *secretstest.Server
+	arn     string
+	env     []string
+}
+
+// secretJSON is the secret's text, in the shape TiDB Cloud and RDS use.
+func (e *env) secretJSON(user, password, database string) string {
+	b, _ := json.Marshal(map[string]any{"engine": "tidb", "host": e.tidb.Host, "port": e.port,
+		"username": user, "password": password, "dbname": database})
+	return string(b)
+}
+
+// newFunction stores the credentials in a new local Secrets Manager and
+// returns the function's environment, as template.yaml would set it: the
+// secret's ARN, TLS with identity verification, and the AWS settings that
+// point the SDK at the local endpoint (AWS_ENDPOINT_URL_SECRETS_MANAGER).
+func (e *env) newFunction(t *testing.T, user, password, database string) *function {
+	t.Helper()
+	f := &function{secrets: secretstest.New(t),
+		arn: "arn:aws:secretsmanager:" + region + ":000000000000:secret:nectar/e2e-" + randHex(3)}
+	f.secrets.Put(f.arn, e.secretJSON(user, password, database))
+	f.env = []string{
+		"NECTAR_NETWORK=preview",
+		"NECTAR_DB_SECRET_ARN=" + f.arn,
+		"NECTAR_DB_HOST=" + e.tidb.Host,
+		"NECTAR_DB_PORT=" + e.tidb.Port,
+		"NECTAR_DB_SSL_MODE=VERIFY_IDENTITY",
+		"NECTAR_DB_SSL_CA=" + e.ca,
+		"NECTAR_DB_SERVER_NAME=" + e.server,
+		"NECTAR_LOG_LEVEL=info",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + f.secrets.URL(),
+		"AWS_ACCESS_KEY_ID=AKIDE2ETEST",
+		"AWS_SECRET_ACCESS_KEY=e2e-test-secret",
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+	return f
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// running is one ingest function under RIE with its output.
+type running struct {
+	rie *eventsource.RIE
+	out *syncBuffer // the function's stdout and stderr (JSON logs, EMF lines)
+	log *syncBuffer // RIE's own log
+}
+
+// start runs the real bootstrap under RIE with the function's environment.
+func (e *env) start(t *testing.T, f *function, name string) *running {
+	t.Helper()
+	r := &running{out: &syncBuffer{}, log: &syncBuffer{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rie, err := eventsource.StartRIE(ctx, eventsource.RIEOptions{Bin: e.rie, Bootstrap: bootstrap(t),
+		FunctionName: name, Timeout: functionTimeout, Region: region, Env: f.env, Stdout: r.out, Stderr: r.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rie = rie
+	t.Cleanup(func() {
+		rie.Close()
+		if t.Failed() {
+			t.Logf("%s output:\n%s\n%s RIE log (tail):\n%s", name, r.out, name, tail(r.log.String(), 40))
+		}
+	})
+	return r
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// lines returns the function's JSON output lines (logs and EMF metrics).
+func (r *running) lines() []map[string]any {
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(r.out.String()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// metric sums an EMF metric over the function's invocations.
+func (r *running) metric(name string) float64 {
+	var sum float64
+	for _, l := range r.lines() {
+		if _, ok := l["_aws"]; !ok {
+			continue
+		}
+		if v, ok := l[name].(float64); ok {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// poll runs a Poller for queueURL into r until the test ends.
+func (e *env) poll(t *testing.T, queueURL string, r *running) *eventsource.Poller {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	arn, err := eventsource.QueueARN(ctx, e.sqs, queueURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &eventsource.Poller{Receiver: sqs.NewReceiver(e.sqs), QueueURL: queueURL, QueueARN: arn,
+		Invoke: r.rie.Invoke, BatchSize: 10, Wait: time.Second}
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("poller: %v", err)
+			}
+		case <-time.After(functionTimeout + 10*time.Second):
+			t.Errorf("poller of %s did not stop", queueURL)
+		}
+	})
+	return p
+}
+
+// queues creates the two queues and their DLQs, unique to the test.
+func (e *env) queues(t *testing.T, opts sqs.QueueOptions) (history, tip string, names sqs.QueueNames) {
+	t.Helper()
+	prefix := sqstest.QueueName(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	history, tip, err := sqs.CreateQueues(ctx, e.sqs, prefix, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return history, tip, sqs.NamesFor(prefix)
+}
+
+func (e *env) queueURL(t *testing.T, name string) string {
+	t.Helper()
+	out, err := e.sqs.GetQueueUrl(context.Background(), &awssqs.GetQueueUrlInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.QueueUrl)
+}
+
+// waitFor polls cond every 100 ms until it holds or within passes.
+func waitFor(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func count(tb testing.TB, db *sql.DB, query string, args ...any) int {
+	tb.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
+		tb.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// previewEnvelopes cuts preview chunk 00000 (216 blocks) into envelopes of
+// n blocks, as the follower would for history.
+func previewEnvelopes(tb testing.TB, n int) []*batch.Envelope {
+	tb.Helper()
+	blocks, err := immutable.ReadFile(filepath.Join(previewDir, "00000.chunk"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []*batch.Envelope
+	var prev []byte
+	for i := 0; i < len(blocks); i += n {
+		var raw []batch.Block
+		for _, b := range blocks[i:min(i+n, len(blocks))] {
+			raw = append(raw, batch.Block{Type: b.Type, CBOR: b.CBOR})
+		}
+		e := ingest.NewBlocks("preview", prev, nil, raw)
+		prev = e.Last.Hash
+		out = append(out, e)
+	}
+	return out
+}
+
+// message is an envelope as the follower's SQS sink sends it to the history
+// queue.
+func message(tb testing.TB, id string, e *batch.Envelope) sqs.Message {
+	tb.Helper()
+	raw, err := batch.Encode(e)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sqs.Message{ID: id, Body: base64.StdEncoding.EncodeToString(raw), Attributes: map[string]string{
+		ingest.AttrBatchID: hex.EncodeToString(e.ID()), ingest.AttrKind: e.Kind.String(), ingest.AttrNetwork: "preview"}}
+}
+
+func send(tb testing.TB, client sqs.API, queueURL string, msgs ...sqs.Message) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sqs.NewSender(client, sqs.SenderOptions{}).Send(ctx, queueURL, msgs); err != nil {
+		tb.Fatalf("send: %v", err)
+	}
+}
