@@ -10,7 +10,7 @@ ENV := source "$$($(SERVICES) env)" && source "$$($(DINGO) env)" && source "$$($
 FUZZTIME ?= 20s
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test unit fuzz services services-down bench vet build
+.PHONY: run test unit fuzz services services-down bench vet build build-IngestFunction build-MigrateFunction
 
 # The one-machine mode: local TiDB, the follower over the chain data in testdata/.
 run:
@@ -48,3 +48,20 @@ services-down:
 # Decoding and writing throughput on the mainnet Conway chunk, with baselines.
 bench: services
 	$(ENV) && $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./shared/chain/ ./shared/tidb/ ./follower/
+
+# The Lambda functions, as SAM builds them (BuildMethod: makefile runs
+# `make build-<LogicalId>` with ARTIFACTS_DIR set): static arm64 `bootstrap`s.
+# `make build` puts them in dist/<function>/bootstrap.
+LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w'
+ARTIFACTS_DIR ?= dist
+
+build-IngestFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/ingest
+
+build-MigrateFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
+
+build:
+	$(MAKE) build-IngestFunction ARTIFACTS_DIR=dist/ingest
+	$(MAKE) build-MigrateFunction ARTIFACTS_DIR=dist/migrate
+	$(GO) build -o bin/nectar ./follower/cmd/nectar
