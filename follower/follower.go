@@ -394,6 +394,13 @@ func (f *Follower) saveLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			// Lag keeps growing while nothing is acknowledged: a stuck
+			// follower must not keep reporting its last good lag.
+			f.mu.Lock()
+			if !f.progress.HeadTime.IsZero() {
+				f.m.LagSeconds.Set(time.Since(f.progress.HeadTime).Seconds())
+			}
+			f.mu.Unlock()
 			if err := f.saveCursor(ctx); err != nil && ctx.Err() == nil {
 				f.log.Warn("save cursor", "err", err)
 			}
