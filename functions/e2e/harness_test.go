@@ -251,7 +251,7 @@ func (e *env) start(t *testing.T, f *function, name string) *running {
 	r.rie = rie
 	t.Cleanup(func() {
 		rie.Close()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("NECTAR_TEST_LOG") != "" {
 			t.Logf("%s output:\n%s\n%s RIE log (tail):\n%s", name, r.out, name, tail(r.log.String(), 40))
 		}
 	})

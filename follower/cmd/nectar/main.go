@@ -4,6 +4,7 @@
 //	nectar migrate    apply the schema migrations
 //	nectar check-db   connect as ingest would; report TLS, server identity, version, latency
 //	nectar verify     prove the indexed chain is continuous; exit 1 on any gap
+//	nectar rollback   delete every row above a point (--to-slot, --to-hash)
 //
 // Every option comes from flags, NECTAR_* environment variables or a TOML file
 // (--config); `nectar follow --help` lists them.
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string) error {
 		return runCheckDB(ctx, args, os.Stdout, os.Stderr)
 	case "verify":
 		return runVerify(ctx, args, os.Stdout, os.Stderr)
+	case "rollback":
+		return runRollback(ctx, args, os.Stdout, os.Stderr)
 	}
-	return fmt.Errorf("unknown command %q (want follow, migrate, check-db or verify)", cmd)
+	return fmt.Errorf("unknown command %q (want follow, migrate, check-db, verify or rollback)", cmd)
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -211,4 +212,55 @@ func waitProgress(tb testing.TB, db *sql.DB, slot uint64, within time.Duration) 
 		time.Sleep(20 * time.Millisecond)
 	}
 	tb.Fatalf("cursor did not move beyond slot %d within %s", slot, within)
+}
+
+// The operations commands, run as an operator would: verify passes on a clean
+// load, rollback refuses a point that is not indexed and deletes above one that is,
+// check-db reports the verified TLS connection.
+func TestOperationsCommands(t *testing.T) {
+	servers := dbtest.Servers(t)
+	if len(servers) == 0 {
+		return
+	}
+	s := servers[len(servers)-1] // MariaDB when configured: the fastest to load twice
+	bin := buildBinary(t)
+	_, cfg := s.Open(t)
+	env := append(os.Environ(), "NECTAR_NETWORK=preview", "NECTAR_DB_HOST="+s.Host, "NECTAR_DB_PORT="+s.Port,
+		"NECTAR_DB_USER="+s.User, "NECTAR_DB_PASSWORD="+s.Pass, "NECTAR_DB_DATABASE="+cfg.DBName,
+		"NECTAR_DB_SSL_CA="+os.Getenv("NECTAR_TEST_CA"), "NECTAR_DB_SERVER_NAME=localhost", "NECTAR_HTTP_ADDR=", "NECTAR_LOG_LEVEL=warn")
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("follow", "--follower-chunk-dir", "../../../testdata/chains/preview", "--batch-max-wait", "100ms"); err != nil {
+		t.Fatalf("follow: %v\n%s", err, out)
+	}
+	out, err := run("verify")
+	if err != nil || !strings.Contains(out, "blocks: 59315") || !strings.Contains(out, "OK") {
+		t.Fatalf("verify after a clean load: %v\n%s", err, out)
+	}
+	out, err = run("check-db")
+	if err != nil || !strings.Contains(out, "TLS 1.") || !strings.Contains(out, "TiDB") && !strings.Contains(out, "MariaDB") {
+		t.Errorf("check-db: %v\n%s", err, out)
+	}
+	if out, err := run("rollback", "--to-slot", "5", "--to-hash", strings.Repeat("ab", 32)); err == nil {
+		t.Errorf("rollback to an unknown point succeeded:\n%s", out)
+	}
+	// Roll back to the last block of chunk 00000 (slot 4300).
+	if out, err := run("rollback", "--to-slot", "4300", "--to-hash", "f43e8849eab67405c2a01037d82a60ea517fb49af36da5054a7c87c2e8cf98ea"); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	out, err = run("verify")
+	if err != nil || !strings.Contains(out, "blocks: 216") || !strings.Contains(out, "OK") {
+		t.Errorf("verify after rolling back to the end of chunk 0 (216 blocks): %v\n%s", err, out)
+	}
+	// The follower resumes from the rollback point and the chain is whole again.
+	if out, err := run("follow", "--follower-chunk-dir", "../../../testdata/chains/preview", "--batch-max-wait", "100ms"); err != nil {
+		t.Fatalf("follow after rollback: %v\n%s", err, out)
+	}
+	if out, err = run("verify"); err != nil || !strings.Contains(out, "blocks: 59315") {
+		t.Errorf("verify after resuming: %v\n%s", err, out)
+	}
 }

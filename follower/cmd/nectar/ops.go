@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/config"
 	"github.com/nectar-indexer/nectar/shared/dbconn"
 	"github.com/nectar-indexer/nectar/shared/tidb"
@@ -66,5 +68,59 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !rep.OK() {
 		return errFailed
 	}
+	return nil
+}
+
+// runRollback deletes every row above a point, as a FIFO rollback message
+// would: for recovering from a rollback deeper than the follower's path
+// expects (docs/runbook.md).
+func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("nectar rollback", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	slot := fs.Uint64("to-slot", 0, "roll back to this slot: every row with a higher slot is deleted")
+	hash := fs.String("to-hash", "", "the hash (hex) of the block at --to-slot, checked against the database")
+	cfg, err := config.LoadFlags(fs, args, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	h, err := hex.DecodeString(*hash)
+	if err != nil || len(h) != 32 {
+		return fmt.Errorf("--to-hash: want the 64 hex digits of a block hash, got %q", *hash)
+	}
+	db, err := dbconn.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM block WHERE hash = ? AND slot_no = ?", h, *slot).Scan(&n); err != nil {
+		return fmt.Errorf("look up the target block: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("no block %x at slot %d in the database: refusing to roll back to a point that is not on the indexed chain", h, *slot)
+	}
+	store := tidb.New(db, tidb.Options{})
+	p := chain.Point{Slot: *slot, Hash: h}
+	if err := store.Rollback(ctx, p); err != nil {
+		return err
+	}
+	// The follower resumes from the point: its cursor forgets what is above.
+	points, err := store.LoadCursor(ctx, cfg.Network)
+	if err != nil {
+		return err
+	}
+	keep := []chain.Point{p}
+	for _, c := range points {
+		if c.Slot < p.Slot {
+			keep = append(keep, c)
+		}
+	}
+	if err := store.SaveCursor(ctx, cfg.Network, keep); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rolled back to %d/%x; the follower resumes from there (stop it first)\n", *slot, h)
 	return nil
 }
