@@ -4,8 +4,10 @@ GO ?= go
 SERVICES := infra/local/services.sh
 DINGO := infra/local/dingo.sh
 SQS := infra/local/sqs.sh
-# Every service the tests use, started on loopback: TiDB and MariaDB, the dingo node, fauxqs.
-ENV := source "$$($(SERVICES) env)" && source "$$($(DINGO) env)" && source "$$($(SQS) env)"
+LAMBDA := infra/local/lambda.sh
+# Every service the tests use, started on loopback: TiDB and MariaDB, the dingo node, fauxqs, the
+# Lambda runtime emulator.
+ENV := source "$$($(SERVICES) env)" && source "$$($(DINGO) env)" && source "$$($(SQS) env)" && source "$$($(LAMBDA) env)"
 # How long the fuzz targets run inside `make test`.
 FUZZTIME ?= 20s
 TEST_TIMEOUT ?= 25m
@@ -39,8 +41,10 @@ services:
 	$(SERVICES) up >/dev/null
 	$(DINGO) up >/dev/null
 	$(SQS) up >/dev/null
+	$(LAMBDA) up >/dev/null
 
 services-down:
+	$(LAMBDA) down
 	$(SQS) down
 	$(DINGO) down
 	$(SERVICES) down

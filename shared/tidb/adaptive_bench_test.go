@@ -30,8 +30,15 @@ const (
 	adaptiveRunTimeout = 4 * time.Minute
 )
 
-// adaptiveLatencies are the delays toxiproxy adds to every round trip.
-var adaptiveLatencies = []time.Duration{0, 20 * time.Millisecond, 80 * time.Millisecond}
+// adaptiveLatencies are the delays toxiproxy adds to every round trip, with
+// the number of interleaved rounds of the three cases run at each: where
+// round trips are cheap the database's own time dominates and moves with
+// whatever else the machine runs, so more rounds, in rotated order, even
+// that out; at 80 ms the round trips dominate and one round is steady.
+var adaptiveLatencies = []struct {
+	delay  time.Duration
+	rounds int
+}{{0, 3}, {20 * time.Millisecond, 2}, {80 * time.Millisecond, 1}}
 
 // adaptiveCases are the statement sizings compared at each latency.
 var adaptiveCases = []struct {
@@ -48,8 +55,9 @@ var adaptiveCases = []struct {
 // connecting to TiDB through an in-process toxiproxy that adds 0, 20 and 80 ms
 // to each round trip (TLS still verified end to end). Each run uses a fresh
 // database and one Store, so the adaptive sizer learns across the batches of
-// one run as it would in one Lambda container. It reports rows/s per case and
-// prints, per latency, each rate and adaptive / best fixed.
+// one run as it would in one Lambda container. Each case reports its rows/s;
+// the last case of each latency also reports and prints the rates over all
+// its rounds and adaptive / best fixed.
 func BenchmarkAdaptiveStatementSize(b *testing.B) {
 	var srv *dbtest.Server
 	for _, s := range dbtest.Servers(b) {
@@ -69,54 +77,84 @@ func BenchmarkAdaptiveStatementSize(b *testing.B) {
 	proxy := toxitest.Start(b, net.JoinHostPort(srv.Host, srv.Port))
 
 	for _, lat := range adaptiveLatencies {
-		b.Run(fmt.Sprintf("latency=%dms", lat.Milliseconds()), func(b *testing.B) {
-			proxy.SetLatency(b, lat)
-			rates := make([]float64, len(adaptiveCases))
-			var trace []int
-			for i, c := range adaptiveCases {
-				b.Run(c.name, func(b *testing.B) {
-					var total time.Duration
-					var stats tidb.Stats
-					runs := 0
-					for b.Loop() {
-						b.StopTimer()
-						_, cfg := srv.Open(b)
-						db := proxiedDB(b, cfg, proxy.Addr())
-						store := tidb.New(db, c.opts)
-						ctx, cancel := context.WithTimeout(context.Background(), adaptiveRunTimeout)
-						trace = trace[:0]
-						b.StartTimer()
-						start := time.Now()
-						for _, bt := range batches {
-							if _, err := store.ApplyBatch(ctx, bt); err != nil {
-								b.Fatalf("apply batch (slots %d-%d): %v", bt.First.Slot, bt.Last.Slot, err)
-							}
-							trace = append(trace, store.Stats().StatementRows)
+		b.Run(fmt.Sprintf("latency=%dms", lat.delay.Milliseconds()), func(b *testing.B) {
+			proxy.SetLatency(b, lat.delay)
+			n := len(adaptiveCases)
+			took := make([]time.Duration, n) // over all rounds
+			runs := make([]int, n)
+			sizes := make([][]int, lat.rounds) // adaptive size after each batch, per round
+			for round := range lat.rounds {
+				for k := range n {
+					i := (round + k) % n
+					last := round == lat.rounds-1 && k == n-1
+					b.Run(adaptiveCases[i].name, func(b *testing.B) {
+						var d, sum time.Duration
+						var stats tidb.Stats
+						var trace []int
+						r := 0
+						for b.Loop() {
+							d, stats, trace = adaptiveRun(b, srv, proxy.Addr(), adaptiveCases[i].opts, batches)
+							sum += d
+							r++
 						}
-						total += time.Since(start)
-						cancel()
-						stats = store.Stats()
-						runs++
-					}
-					rates[i] = float64(runs*rows) / total.Seconds()
-					b.ReportMetric(rates[i], "rows/s")
-					b.ReportMetric(float64(stats.Statements), "statements")
-					b.ReportMetric(float64(stats.StatementRows), "final-size")
-					if i < len(adaptiveCases)-1 {
-						return
-					}
-					// The adaptive case runs last: compare it with the fixed ones.
-					ratio := rates[i] / max(rates[0], rates[1])
-					b.ReportMetric(ratio, "adaptive/best")
-					b.Logf("latency %v, %d rows in %d batches of %d blocks through %s\n"+
-						"| latency | fixed-50 rows/s | fixed-2000 rows/s | adaptive rows/s | adaptive / best fixed |\n"+
-						"| %v | %.0f | %.0f | %.0f | %.2f |\n"+
-						"adaptive size after each batch: %s",
-						lat, rows, len(batches), adaptiveBatch, proxy, lat, rates[0], rates[1], rates[2], ratio, joinInts(trace))
-				})
+						took[i] += sum
+						runs[i] += r
+						b.ReportMetric(float64(r*rows)/sum.Seconds(), "rows/s")
+						b.ReportMetric(float64(stats.Statements), "statements")
+						b.ReportMetric(float64(stats.StatementRows), "final-size")
+						if adaptiveCases[i].opts.MinStatementRows != adaptiveCases[i].opts.MaxStatementRows {
+							sizes[round] = trace
+						}
+						if last {
+							adaptiveReport(b, lat.delay, rows, len(batches), took, runs, sizes)
+						}
+					})
+				}
 			}
 		})
 	}
+}
+
+// adaptiveRun applies batches through proxy into a fresh database with one
+// Store; only the applying is timed. It returns the time taken, the store's
+// stats and its statement size after each batch.
+func adaptiveRun(b *testing.B, srv *dbtest.Server, proxy string, opts tidb.Options, batches []*tidb.Batch) (time.Duration, tidb.Stats, []int) {
+	b.StopTimer()
+	_, cfg := srv.Open(b)
+	db := proxiedDB(b, cfg, proxy)
+	store := tidb.New(db, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), adaptiveRunTimeout)
+	defer cancel()
+	var trace []int
+	b.StartTimer()
+	start := time.Now()
+	for _, bt := range batches {
+		if _, err := store.ApplyBatch(ctx, bt); err != nil {
+			b.Fatalf("apply batch (slots %d-%d): %v", bt.First.Slot, bt.Last.Slot, err)
+		}
+		trace = append(trace, store.Stats().StatementRows)
+	}
+	return time.Since(start), store.Stats(), trace
+}
+
+// adaptiveReport reports adaptive / best fixed over all rounds and prints the
+// latency's row of the results table.
+func adaptiveReport(b *testing.B, delay time.Duration, rows, nbatches int, took []time.Duration, runs []int, sizes [][]int) {
+	rate := make([]float64, len(took))
+	for i := range took {
+		rate[i] = float64(runs[i]*rows) / took[i].Seconds()
+	}
+	ratio := rate[2] / max(rate[0], rate[1])
+	b.ReportMetric(ratio, "adaptive/best")
+	traces := make([]string, len(sizes))
+	for i, t := range sizes {
+		traces[i] = "[" + joinInts(t) + "]"
+	}
+	b.Logf("%d rows in %d batches of %d blocks, %d round(s) per case; rows/s over all rounds:\n"+
+		"| latency | fixed-50 | fixed-2000 | adaptive | adaptive / best fixed |\n"+
+		"| %d ms | %.0f | %.0f | %.0f | %.2f |\n"+
+		"adaptive size after each batch, per round: %s",
+		rows, nbatches, adaptiveBatch, runs[0], delay.Milliseconds(), rate[0], rate[1], rate[2], ratio, strings.Join(traces, " "))
 }
 
 // proxiedDB opens a one-connection pool to cfg's database through addr and

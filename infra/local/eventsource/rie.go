@@ -261,6 +261,9 @@ var _ InvokeFunc = (*RIE)(nil).Invoke
 // waiting (for its turn or for the answer) gets ctx's error, but an
 // invocation RIE has started keeps the turn until RIE answers it.
 func (r *RIE) InvokeRaw(ctx context.Context, payload []byte) ([]byte, error) {
+	if r.isClosed() {
+		return nil, ErrRIEClosed
+	}
 	select {
 	case r.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -306,9 +309,10 @@ func (r *RIE) post(payload []byte) ([]byte, error) {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		select {
-		case <-r.closing:
+		if r.isClosed() {
 			return nil, ErrRIEClosed
+		}
+		select {
 		case <-r.exited:
 			return nil, fmt.Errorf("%w: aws-lambda-rie exited: %v", ErrCrashed, r.waitErr)
 		default:
@@ -364,6 +368,15 @@ func truncate(b []byte) string {
 		return string(b[:maxErrorBody]) + "..."
 	}
 	return string(b)
+}
+
+func (r *RIE) isClosed() bool {
+	select {
+	case <-r.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 // Close stops RIE and the function: SIGTERM to their process group, then
