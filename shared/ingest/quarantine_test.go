@@ -2,8 +2,8 @@ package ingest_test
 
 import (
 	"bytes"
-	"encoding/hex"
 	"context"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
