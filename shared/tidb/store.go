@@ -44,6 +44,10 @@ type Options struct {
 	Logger      *slog.Logger
 }
 
+// SharedStatementRows caps the upserts of shared rows, which concurrent
+// writers contend for: short statements hold their row locks briefly.
+const SharedStatementRows = 256
+
 // Store applies batches and rollbacks. It is safe for concurrent use: many
 // writers may apply history batches at once.
 type Store struct {
@@ -205,10 +209,13 @@ func (s *Store) writeShared(ctx context.Context, rows *chain.Rows) error {
 			continue
 		}
 		// Concurrent writers upsert overlapping keys: taking the row locks in
-		// key order everywhere turns would-be deadlocks into short waits.
+		// key order everywhere turns would-be deadlocks into short waits, and
+		// small statements hold them briefly.
 		sortByKey(chain.TableID(t), rows[t])
-		if err := s.insertRows(ctx, s.db, chain.TableID(t), rows[t]); err != nil {
-			return err
+		for part := range slices.Chunk(rows[t], SharedStatementRows) {
+			if err := s.insertRows(ctx, s.db, chain.TableID(t), part); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -238,7 +238,7 @@ func (e *Emulator) run(command string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), emulatorCmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", e.script, command)
-	cmd.Env = append(os.Environ(), "NECTAR_LOCAL_STATE="+e.state)
+	cmd.Env = append(os.Environ(), "NECTAR_LOCAL_STATE="+e.state, "NECTAR_SQS_PERSIST=1")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
