@@ -49,9 +49,10 @@ services-down:
 	$(DINGO) down
 	$(SERVICES) down
 
-# Decoding and writing throughput on the mainnet Conway chunk, with baselines.
+# Every benchmark, each printing its rates next to a baseline measured in the same run and their
+# ratio (docs/benchmarks.md lists them with their figures).
 bench: services
-	$(ENV) && $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./shared/chain/ ./shared/tidb/ ./follower/
+	$(ENV) && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
 # The Lambda functions, as SAM builds them (BuildMethod: makefile runs
 # `make build-<LogicalId>` with ARTIFACTS_DIR set): static arm64 `bootstrap`s.
