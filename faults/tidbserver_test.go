@@ -224,20 +224,7 @@ func (p *privateTiDB) stop(admin *sql.DB, dbName string) (cut int, err error) {
 
 // inTransaction lists the sessions of database dbName inside a transaction.
 func inTransaction(ctx context.Context, admin *sql.DB, dbName string) ([]uint64, error) {
-	rows, err := admin.QueryContext(ctx, "SELECT ID FROM information_schema.processlist WHERE DB = ? AND STATE LIKE 'in transaction%'", dbName)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []uint64
-	for rows.Next() {
-		var id uint64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return sessionIDs(ctx, admin, "SELECT ID FROM information_schema.processlist WHERE DB = ? AND STATE LIKE 'in transaction%'", dbName)
 }
 
 // restart starts the server again on the same ports and data after a stop.

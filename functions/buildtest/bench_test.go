@@ -264,8 +264,40 @@ func memCases(b *testing.B) []memCase {
 		i = j
 	}
 	cases = append(cases, memCase{label: "default", blocks: blocks, event: sqsEvent(b, msgs...), rie: true})
+
+	// The most one invocation can be handed: batch.max_message_bytes at
+	// SQS's 1 MiB maximum (the follower cuts batches whose base64 body fits,
+	// leaving 16 KiB for attributes), as many messages as the event source
+	// fits in Lambda's 6 MB invocation payload (at most BatchSize 10).
+	msgs, blocks, i = nil, 0, 0
+	bodyMax := config.MaxMessageBytes - 16<<10
+	for len(msgs) < 10 && i < len(chunk) {
+		// The longest run from i whose body fits: binary search on its end.
+		lo, hi := i+1, min(len(chunk), i+config.DefaultBatchBlocks)
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if m, _ := message(b, chunk[i:mid], nil); len(m.Body) <= bodyMax {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		msg, env := message(b, chunk[i:lo], prev)
+		if len(sqsEvent(b, append(msgs, msg)...)) > maxPayload {
+			break
+		}
+		prev = env.Last.Hash
+		msgs = append(msgs, msg)
+		blocks += lo - i
+		i = lo
+	}
+	cases = append(cases, memCase{label: fmt.Sprintf("max%dmsg", len(msgs)), blocks: blocks, event: sqsEvent(b, msgs...), rie: true})
 	return cases
 }
+
+// maxPayload is Lambda's limit on an invocation's payload (6 MB), which
+// bounds the SQS messages the event source hands one invocation.
+const maxPayload = 6_000_000
 
 func benchMemory(b *testing.B) {
 	e := newEnv(b, false)

@@ -1,0 +1,292 @@
+package faults_test
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/nectar-indexer/nectar/infra/local/eventsource"
+	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/sqs"
+	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
+)
+
+// envRIE names the aws-lambda-rie binary: source "$(infra/local/lambda.sh env)".
+const envRIE = "NECTAR_TEST_RIE"
+
+// The ingest process killed mid-batch under the Lambda runtime emulator and
+// retried: four history messages of 75 mainnet Conway blocks each (about
+// 290 KB encoded) on a fauxqs standard queue; a poller hands them to the real
+// ingest bootstrap under aws-lambda-rie, which writes to the shared TiDB over
+// TLS verified against the test CA. Twice, while a batch transaction of the
+// function is writing, the container is killed (SIGKILL to the process
+// groups of RIE and of the bootstrap) and a new one started: the invocation fails as
+// a whole, its messages reappear after the visibility timeout, and the new
+// container applies them (skipping those that committed). The end state
+// equals the clean pass.
+func TestIngestKilledUnderRIE(t *testing.T) {
+	const (
+		kills      = 2
+		visibility = 5 * time.Second
+	)
+	rie := os.Getenv(envRIE)
+	if rie == "" {
+		missing(t, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
+	}
+	srv := sharedTiDB(t)
+	client := sqstest.NewClient(t)
+	envs := cut(chain.Mainnet.Name, nil, nil, conwayBlocks(t, 600, 900), 75)
+	want := cleanPass(t, srv, chain.Mainnet, envs)
+
+	db, cfg := srv.Open(t)
+	serverName := os.Getenv("NECTAR_TEST_SERVER_NAME")
+	if serverName == "" {
+		serverName = "localhost"
+	}
+	fn := &lambdaFunction{t: t, opts: eventsource.RIEOptions{Bin: rie, Bootstrap: bootstrap(t), FunctionName: "ingest",
+		Timeout: time.Minute, Env: []string{
+			"NECTAR_NETWORK=" + chain.Mainnet.Name,
+			"NECTAR_DB_HOST=" + srv.Host,
+			"NECTAR_DB_PORT=" + srv.Port,
+			"NECTAR_DB_USER=" + srv.User,
+			"NECTAR_DB_PASSWORD=" + srv.Pass,
+			"NECTAR_DB_DATABASE=" + cfg.DBName,
+			"NECTAR_DB_SSL_MODE=VERIFY_IDENTITY",
+			"NECTAR_DB_SSL_CA=" + os.Getenv("NECTAR_TEST_CA"),
+			"NECTAR_DB_SERVER_NAME=" + serverName,
+			"NECTAR_LOG_LEVEL=info",
+		}}}
+	fn.start()
+	history, _, names := queues(t, client, sqs.QueueOptions{VisibilityTimeout: visibility, MaxReceiveCount: 10, MaxMessageBytes: sqs.MaxBatchBytes})
+	send(t, client, history, messages(t, "", envs))
+	p := poll(t, client, history, fn.invoke)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// Sessions of a killed container linger in the processlist until TiDB
+	// notices: the next kill waits for a session of the next container.
+	var dead []uint64
+	for i := range kills {
+		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+		_, err := waitWriting(wctx, db, cfg.DBName, dead...)
+		wcancel()
+		if err != nil {
+			t.Fatalf("kill %d: %v", i+1, err)
+		}
+		time.Sleep(rand.N(200 * time.Millisecond))
+		fn.kill()
+		ids, err := sessionIDs(ctx, db, "SELECT ID FROM information_schema.processlist WHERE DB = ?", cfg.DBName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead = append(dead, ids...)
+		injected(t, "ingest bootstrap and RIE SIGKILLed while a batch transaction was writing")
+		fn.start()
+	}
+	waitFor(t, 2*time.Minute, "every batch applied and the queue empty", func() bool {
+		return count(t, db, "SELECT COUNT(*) FROM ingest_batch") == int64(len(envs)) && sqstest.Count(t, client, history) == 0
+	})
+
+	st := p.Stats()
+	t.Logf("poller: %+v", st)
+	if st.InvokeErrors < kills || st.Deleted != int64(len(envs)) {
+		t.Errorf("poller %+v; want at least %d failed invocations and %d messages deleted", st, kills, len(envs))
+	}
+	if n := sqstest.Count(t, client, queueURL(t, client, names.HistoryDLQ)); n != 0 {
+		t.Errorf("%d message(s) in the history DLQ", n)
+	}
+	if out := fn.out.String(); strings.Contains(out, "Task timed out") {
+		t.Errorf("an invocation timed out:\n%s", out)
+	}
+	assertEndState(t, db, chain.Mainnet, want, blockCount(envs))
+	if t.Failed() {
+		t.Logf("function output:\n%s", fn.out.String())
+	}
+}
+
+var (
+	bootOnce sync.Once
+	bootPath string
+	bootErr  error
+)
+
+// bootstrap builds functions/ingest for this machine, once.
+func bootstrap(tb testing.TB) string {
+	tb.Helper()
+	bootOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		bootPath, bootErr = eventsource.BuildBootstrap(ctx, "github.com/nectar-indexer/nectar/functions/ingest", buildDir)
+	})
+	if bootErr != nil {
+		tb.Fatal(bootErr)
+	}
+	return bootPath
+}
+
+// lambdaFunction is the ingest function under RIE, one container at a time:
+// kill takes the running one down, start brings up the next.
+type lambdaFunction struct {
+	t    testing.TB
+	opts eventsource.RIEOptions
+	out  syncBuffer // every container's output
+
+	mu  sync.Mutex
+	rie *eventsource.RIE
+}
+
+func (f *lambdaFunction) start() {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts := f.opts
+	opts.Stdout, opts.Stderr = &f.out, &f.out
+	r, err := eventsource.StartRIE(ctx, opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { r.Close() })
+	f.mu.Lock()
+	f.rie = r
+	f.mu.Unlock()
+}
+
+func (f *lambdaFunction) invoke(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	f.mu.Lock()
+	r := f.rie
+	f.mu.Unlock()
+	return r.Invoke(ctx, ev)
+}
+
+// kill takes the container down as a crash of the host would: SIGKILL to
+// RIE's process group and to the function's (RIE starts the bootstrap in a
+// process group of its own), then waits until every process is gone.
+func (f *lambdaFunction) kill() {
+	f.t.Helper()
+	f.mu.Lock()
+	rie := f.rie.PID()
+	f.mu.Unlock()
+	groups := []int{rie}
+	for _, pid := range descendants(rie) {
+		if g, ok := procGroup(pid); ok && !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	if len(groups) < 2 {
+		f.t.Fatalf("RIE (pid %d) runs no function process to kill", rie)
+	}
+	// The function's group first: it is the one writing.
+	for _, g := range slices.Backward(groups) {
+		if err := syscall.Kill(-g, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+			f.t.Fatalf("kill process group %d: %v", g, err)
+		}
+	}
+	waitFor(f.t, 10*time.Second, "the container's processes gone", func() bool {
+		for _, g := range groups {
+			if len(groupMembers(g)) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// descendants lists the live descendants of pid.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	for _, p := range procs() {
+		children[p.ppid] = append(children[p.ppid], p.pid)
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		next := children[queue[0]]
+		queue = append(queue[1:], next...)
+		out = append(out, next...)
+	}
+	return out
+}
+
+func procGroup(pid int) (int, bool) {
+	for _, p := range procs() {
+		if p.pid == pid {
+			return p.pgrp, true
+		}
+	}
+	return 0, false
+}
+
+// groupMembers lists the live processes of process group pgid.
+func groupMembers(pgid int) []int {
+	var out []int
+	for _, p := range procs() {
+		if p.pgrp == pgid {
+			out = append(out, p.pid)
+		}
+	}
+	return out
+}
+
+type proc struct{ pid, ppid, pgrp int }
+
+// procs lists the live (not zombie) processes from /proc.
+func procs() []proc {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 3 || f[0] == "Z" {
+			continue
+		}
+		ppid, err1 := strconv.Atoi(f[1])
+		pgrp, err2 := strconv.Atoi(f[2])
+		if err1 == nil && err2 == nil {
+			out = append(out, proc{pid: pid, ppid: ppid, pgrp: pgrp})
+		}
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
