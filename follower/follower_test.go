@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -342,4 +343,50 @@ func TestRollbackWhileDown(t *testing.T) {
 			t.Errorf("verify: %v %v", rep, err)
 		}
 	})
+}
+
+// Chunk files first, then the node from where they end (a Mithril snapshot
+// or a node's db/immutable, then chain-sync).
+func TestChunksThenNode(t *testing.T) {
+	blocks := previewChain(t)[:216*20]
+	dir := t.TempDir()
+	for i := range 10 {
+		name := fmt.Sprintf("%05d.chunk", i)
+		abs, err := filepath.Abs(filepath.Join(previewDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(abs, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, path := startNode(t, blocks, 0)
+	rec := &followertest.Recorder{}
+	r := startFollower(t, follower.Options{
+		Sources: []follower.Source{&follower.ChunkSource{Dir: dir},
+			&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
+		Sink: rec, Cursor: &followertest.MemCursor{},
+	})
+	r.waitHead(t, srv.Tip(), time.Minute)
+	msgs := rec.Messages()
+	got, err := followertest.Replay(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := followertest.SameChain(got, blocks); err != nil {
+		t.Fatal(err)
+	}
+	// The chunk files' blocks are final: they all went to the history route.
+	fromChunks := 0
+	for _, m := range msgs {
+		if m.Env.Last.Slot <= blocks[216*10-1].Point.Slot {
+			if m.Route != follower.RouteHistory {
+				t.Errorf("chunk batch %s went to the %s route", m.Env.Last, m.Route)
+			}
+			fromChunks += len(m.Env.Blocks)
+		}
+	}
+	if fromChunks != 216*10 {
+		t.Errorf("%d blocks from the chunk files, want %d", fromChunks, 216*10)
+	}
 }
