@@ -5,6 +5,7 @@ SERVICES := infra/local/services.sh
 DINGO := infra/local/dingo.sh
 SQS := infra/local/sqs.sh
 LAMBDA := infra/local/lambda.sh
+QEMU := infra/local/qemu.sh
 # Every service the tests use, started on loopback: TiDB and MariaDB, the dingo node, fauxqs, the
 # Lambda runtime emulator.
 ENV := source "$$($(SERVICES) env)" && source "$$($(DINGO) env)" && source "$$($(SQS) env)" && source "$$($(LAMBDA) env)"
@@ -42,6 +43,7 @@ services:
 	$(DINGO) up >/dev/null
 	$(SQS) up >/dev/null
 	$(LAMBDA) up >/dev/null
+	$(QEMU) up >/dev/null
 
 services-down:
 	$(LAMBDA) down

@@ -122,7 +122,7 @@ func zipped(b *testing.B, path string) int {
 }
 
 // initSamples is how many cold starts each function gets per iteration.
-const initSamples = 7
+const initSamples = 15
 
 var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 

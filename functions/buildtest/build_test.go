@@ -54,7 +54,9 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 func checkMakeBuild(t *testing.T, fns []function) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "make", "-C", repoRoot, "--no-print-directory", "-n", "build").CombinedOutput()
+	cmd := exec.CommandContext(ctx, "make", "-C", repoRoot, "--no-print-directory", "-n", "build")
+	cmd.Env = makeEnv()
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("make -n build: %v\n%s", err, out)
 	}

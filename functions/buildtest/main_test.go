@@ -206,6 +206,7 @@ func runBuild(target, goarch string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "make", args...)
+	cmd.Env = makeEnv()
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -216,6 +217,20 @@ func runBuild(target, goarch string) (string, error) {
 		return "", fmt.Errorf("make %s left no bootstrap: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return boot, nil
+}
+
+// makeEnv is the environment for a make run from a test: this one without an
+// enclosing make's flags (`make test` runs the tests; its jobserver is not
+// ours).
+func makeEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != "MAKEFLAGS" && k != "MFLAGS" && k != "MAKELEVEL" && k != "MAKEOVERRIDES" {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // minimalTarget names the baseline function's build (testdata/minimal).
