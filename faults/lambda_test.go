@@ -25,15 +25,15 @@ import (
 const envRIE = "NECTAR_TEST_RIE"
 
 // The ingest process killed mid-batch under the Lambda runtime emulator and
-// retried: four history messages of 75 mainnet Conway blocks each (about
-// 290 KB encoded) on a fauxqs standard queue; a poller hands them to the real
-// ingest bootstrap under aws-lambda-rie, which writes to the shared TiDB over
-// TLS verified against the test CA. Twice, while a batch transaction of the
-// function is writing, the container is killed (SIGKILL to the process
-// groups of RIE and of the bootstrap) and a new one started: the invocation fails as
-// a whole, its messages reappear after the visibility timeout, and the new
-// container applies them (skipping those that committed). The end state
-// equals the clean pass.
+// retried: four history messages of 60 mainnet Conway blocks each (a few
+// hundred KB encoded) on a fauxqs standard queue; a poller hands them to
+// the real ingest bootstrap under aws-lambda-rie, which writes to the shared
+// TiDB over TLS verified against the test CA. Twice, while a batch
+// transaction of the function is writing, the container is killed (SIGKILL
+// to the process groups of RIE and of the bootstrap) and a new one started:
+// the invocation fails as a whole, its messages reappear after the
+// visibility timeout, and the new container applies them (skipping those
+// that committed). The end state equals the clean pass.
 func TestIngestKilledUnderRIE(t *testing.T) {
 	const (
 		kills      = 2
@@ -45,7 +45,7 @@ func TestIngestKilledUnderRIE(t *testing.T) {
 	}
 	srv := sharedTiDB(t)
 	client := sqstest.NewClient(t)
-	envs := cut(chain.Mainnet.Name, nil, nil, conwayBlocks(t, 600, 900), 75)
+	envs := cut(chain.Mainnet.Name, nil, nil, conwayBlocks(t, 600, 840), 60)
 	want := cleanPass(t, srv, chain.Mainnet, envs)
 
 	db, cfg := srv.Open(t)

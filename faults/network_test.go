@@ -14,7 +14,7 @@ import (
 )
 
 // Connections cut mid-transaction and latency spikes: three writers apply
-// 240 mainnet Conway blocks (20 history batches) to the shared TiDB through
+// 180 mainnet Conway blocks (15 history batches) to the shared TiDB through
 // two in-process toxiproxy proxies (store → cutter → toxitest → TiDB), and
 // each fault below is injected while a batch transaction is writing: TCP
 // resets both ways, a latency spike, connections stalled and then closed, and
@@ -23,7 +23,7 @@ import (
 // pass.
 func TestConnectionCutsAndLatency(t *testing.T) {
 	srv := sharedTiDB(t)
-	envs := cut(chain.Mainnet.Name, nil, nil, conwayBlocks(t, 240, 480), 12)
+	envs := cut(chain.Mainnet.Name, nil, nil, conwayBlocks(t, 240, 420), 12)
 	want := cleanPass(t, srv, chain.Mainnet, envs)
 
 	direct, cfg := srv.Open(t) // also watches the processlist
@@ -38,9 +38,10 @@ func TestConnectionCutsAndLatency(t *testing.T) {
 	d := &deliveries{Applier: &ingest.Applier{Net: chain.Mainnet, Store: store}, Workers: 3,
 		RetryAfter: 300 * time.Millisecond, MaxDeliveries: 6, Log: t.Logf}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- d.run(ctx, envs) }()
+	var runErr error
+	finished := make(chan struct{})
+	go func() { runErr = d.run(ctx, envs); close(finished) }()
+	defer func() { cancel(); <-finished }() // no writer outlives the test
 
 	faults := []struct {
 		name         string
@@ -86,8 +87,8 @@ func TestConnectionCutsAndLatency(t *testing.T) {
 		target := int64(len(envs) * (i + 1) / (len(faults) + 2))
 		for d.applied.Load() < target {
 			select {
-			case err := <-done:
-				t.Fatalf("ingest ended before fault %q: %v", f.name, err)
+			case <-finished:
+				t.Fatalf("ingest ended before fault %q: %v", f.name, runErr)
 			case <-time.After(10 * time.Millisecond):
 			}
 		}
@@ -109,8 +110,9 @@ func TestConnectionCutsAndLatency(t *testing.T) {
 		t.Logf("after %q: %d of %d batches in, %d store retries during it", f.name, d.applied.Load(), len(envs),
 			store.Stats().Retries-retries)
 	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	<-finished
+	if runErr != nil {
+		t.Fatal(runErr)
 	}
 	st := store.Stats()
 	t.Logf("%d batches applied; the store retried %d times (%d batch transactions cut while writing), %d deliveries failed and were redelivered",
