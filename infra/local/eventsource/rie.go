@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -385,14 +386,19 @@ func (r *RIE) Close() error {
 	r.closeOnce.Do(func() {
 		close(r.closing)
 		pgid := r.cmd.Process.Pid
+		// RIE starts the function in a process group of its own: find it
+		// now, while RIE is its parent, so that it can be killed too.
+		groups := childGroups(pgid)
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
 		case <-r.exited:
 			// RIE waited for the function's process to end.
 		case <-time.After(stopWait):
-			// The function, orphaned, is still in the group.
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 			<-r.exited
+		}
+		for _, g := range groups {
+			_ = syscall.Kill(-g, syscall.SIGKILL) // no-op when the function already ended
 		}
 	})
 	return nil
@@ -410,4 +416,38 @@ func BuildBootstrap(ctx context.Context, pkg, dir string) (string, error) {
 		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
 	}
 	return out, nil
+}
+
+// childGroups returns the process groups of pid's children (from /proc).
+func childGroups(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 3 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		pgrp, _ := strconv.Atoi(f[2])
+		if ppid == pid && pgrp != pid && pgrp > 1 && child > 1 {
+			out = append(out, pgrp)
+		}
+	}
+	return out
 }
