@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -204,8 +203,8 @@ func (f *lambdaFunction) kill() {
 // descendants lists the live descendants of pid.
 func descendants(pid int) []int {
 	children := map[int][]int{}
-	for _, p := range procs() {
-		children[p.ppid] = append(children[p.ppid], p.pid)
+	for _, p := range eventsource.Processes() {
+		children[p.PPID] = append(children[p.PPID], p.PID)
 	}
 	var out []int
 	queue := []int{pid}
@@ -218,9 +217,9 @@ func descendants(pid int) []int {
 }
 
 func procGroup(pid int) (int, bool) {
-	for _, p := range procs() {
-		if p.pid == pid {
-			return p.pgrp, true
+	for _, p := range eventsource.Processes() {
+		if p.PID == pid {
+			return p.PGRP, true
 		}
 	}
 	return 0, false
@@ -229,45 +228,9 @@ func procGroup(pid int) (int, bool) {
 // groupMembers lists the live processes of process group pgid.
 func groupMembers(pgid int) []int {
 	var out []int
-	for _, p := range procs() {
-		if p.pgrp == pgid {
-			out = append(out, p.pid)
-		}
-	}
-	return out
-}
-
-type proc struct{ pid, ppid, pgrp int }
-
-// procs lists the live (not zombie) processes from /proc.
-func procs() []proc {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var out []proc
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 3 || f[0] == "Z" {
-			continue
-		}
-		ppid, err1 := strconv.Atoi(f[1])
-		pgrp, err2 := strconv.Atoi(f[2])
-		if err1 == nil && err2 == nil {
-			out = append(out, proc{pid: pid, ppid: ppid, pgrp: pgrp})
+	for _, p := range eventsource.Processes() {
+		if p.PGRP == pgid {
+			out = append(out, p.PID)
 		}
 	}
 	return out

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -418,15 +419,31 @@ func BuildBootstrap(ctx context.Context, pkg, dir string) (string, error) {
 	return out, nil
 }
 
-// childGroups returns the process groups of pid's children (from /proc).
+// childGroups returns the process groups of pid's children.
 func childGroups(pid int) []int {
+	var out []int
+	for _, p := range Processes() {
+		if p.PPID == pid && p.PGRP != pid && p.PGRP > 1 && !slices.Contains(out, p.PGRP) {
+			out = append(out, p.PGRP)
+		}
+	}
+	return out
+}
+
+// Process is one live process as /proc describes it.
+type Process struct{ PID, PPID, PGRP int }
+
+// Processes lists the live (not zombie) processes from /proc: RIE runs the
+// function in a process group of its own, and tests that take a container
+// down need to find it.
+func Processes() []Process {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var out []int
+	var out []Process
 	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
+		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
@@ -434,19 +451,19 @@ func childGroups(pid int) []int {
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ')'.
+		// pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
 		i := bytes.LastIndexByte(stat, ')')
 		if i < 0 {
 			continue
 		}
 		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 3 {
+		if len(f) < 3 || f[0] == "Z" {
 			continue
 		}
-		ppid, _ := strconv.Atoi(f[1])
-		pgrp, _ := strconv.Atoi(f[2])
-		if ppid == pid && pgrp != pid && pgrp > 1 && child > 1 {
-			out = append(out, pgrp)
+		ppid, err1 := strconv.Atoi(f[1])
+		pgrp, err2 := strconv.Atoi(f[2])
+		if err1 == nil && err2 == nil {
+			out = append(out, Process{PID: pid, PPID: ppid, PGRP: pgrp})
 		}
 	}
 	return out
