@@ -20,7 +20,17 @@ go build -o "${bin}" ./follower/cmd/nectar
 export NECTAR_DB_HOST="${NECTAR_TEST_TIDB_HOST}" NECTAR_DB_PORT="${NECTAR_TEST_TIDB_PORT}"
 export NECTAR_DB_USER="${NECTAR_TEST_TIDB_USER}" NECTAR_DB_PASSWORD="${NECTAR_TEST_TIDB_PASSWORD}"
 export NECTAR_DB_SSL_CA="${NECTAR_TEST_CA}" NECTAR_DB_SERVER_NAME="${NECTAR_TEST_SERVER_NAME}"
-export NECTAR_LOG_FORMAT=text NECTAR_HTTP_ADDR="${NECTAR_HTTP_ADDR:-127.0.0.1:9108}"
+export NECTAR_LOG_FORMAT=text
+# Metrics on 127.0.0.1:9108 unless something else holds it: then on a free
+# port (the follower logs which). NECTAR_HTTP_ADDR= (empty) turns them off.
+if [[ -z "${NECTAR_HTTP_ADDR+set}" ]]; then
+	NECTAR_HTTP_ADDR=127.0.0.1:9108
+	if (exec 3<>/dev/tcp/127.0.0.1/9108) 2>/dev/null; then
+		log "127.0.0.1:9108 is in use; serving metrics on a free port instead"
+		NECTAR_HTTP_ADDR=127.0.0.1:0
+	fi
+fi
+export NECTAR_HTTP_ADDR
 
 sql() { # sql DATABASE STATEMENT...
 	local db=$1
