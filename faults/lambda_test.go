@@ -1,7 +1,6 @@
 package faults_test
 
 import (
-	"bytes"
 	"context"
 	"math/rand/v2"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
 )
@@ -138,7 +138,7 @@ func bootstrap(tb testing.TB) string {
 type lambdaFunction struct {
 	t    testing.TB
 	opts eventsource.RIEOptions
-	out  syncBuffer // every container's output
+	out  logbuf.Buffer // every container's output
 
 	mu  sync.Mutex
 	rie *eventsource.RIE
@@ -234,22 +234,4 @@ func groupMembers(pgid int) []int {
 		}
 	}
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

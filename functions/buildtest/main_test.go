@@ -23,7 +23,6 @@
 package buildtest_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -56,6 +55,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/immutable"
 	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/logbuf"
 )
 
 const (
@@ -409,29 +409,11 @@ func (e *env) connect(tb testing.TB, database string) *sql.DB {
 
 // -------------------------------------------------------------------- RIE
 
-// syncBuffer is a bytes.Buffer safe for a writer and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is one function under RIE.
 type running struct {
 	*eventsource.RIE
-	out *syncBuffer // the function's output and RIE's START/END/REPORT lines
-	log *syncBuffer // RIE's own log
+	out *logbuf.Buffer // the function's output and RIE's START/END/REPORT lines
+	log *logbuf.Buffer // RIE's own log
 }
 
 // startRIE runs boot under RIE; with qemu set, through a wrapper script that
@@ -447,7 +429,7 @@ func (e *env) startRIE(tb testing.TB, name, boot string, qemu bool, fenv []strin
 			tb.Fatal(err)
 		}
 	}
-	r := &running{out: &syncBuffer{}, log: &syncBuffer{}}
+	r := &running{out: &logbuf.Buffer{}, log: &logbuf.Buffer{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rie, err := eventsource.StartRIE(ctx, eventsource.RIEOptions{Bin: e.rie, Bootstrap: exe, FunctionName: name,

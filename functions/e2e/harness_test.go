@@ -16,7 +16,6 @@ package e2e_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -41,6 +40,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/immutable"
 	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
@@ -212,35 +212,17 @@ func (e *env) newFunction(t *testing.T, user, password, database string) *functi
 	return f
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is one ingest function under RIE with its output.
 type running struct {
 	rie *eventsource.RIE
-	out *syncBuffer // the function's stdout and stderr (JSON logs, EMF lines)
-	log *syncBuffer // RIE's own log
+	out *logbuf.Buffer // the function's stdout and stderr (JSON logs, EMF lines)
+	log *logbuf.Buffer // RIE's own log
 }
 
 // start runs the real bootstrap under RIE with the function's environment.
 func (e *env) start(t *testing.T, f *function, name string) *running {
 	t.Helper()
-	r := &running{out: &syncBuffer{}, log: &syncBuffer{}}
+	r := &running{out: &logbuf.Buffer{}, log: &logbuf.Buffer{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rie, err := eventsource.StartRIE(ctx, eventsource.RIEOptions{Bin: e.rie, Bootstrap: bootstrap(t),

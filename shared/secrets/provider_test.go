@@ -1,45 +1,26 @@
 package secrets_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/secrets"
 	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
 )
 
 const testARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nectar/db-AbCdEf"
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newProvider returns a Provider reading arn from srv through the real SDK
 // client, logging into logs.
-func newProvider(t *testing.T, srv *secretstest.Server, arn string, logs *syncBuffer, mod func(*secrets.Options)) *secrets.Provider {
+func newProvider(t *testing.T, srv *secretstest.Server, arn string, logs *logbuf.Buffer, mod func(*secrets.Options)) *secrets.Provider {
 	t.Helper()
 	opts := secrets.Options{
 		SecretARN:      arn,

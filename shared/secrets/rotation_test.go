@@ -17,6 +17,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/config"
 	"github.com/nectar-indexer/nectar/shared/dbconn"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
+	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/secrets"
 	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
 )
@@ -35,7 +36,7 @@ type rotEnv struct {
 	// leaks collects every password used, to check that none appears in
 	// an error or a log line.
 	leaks []string
-	logs  *syncBuffer
+	logs  *logbuf.Buffer
 }
 
 func randHex(n int) string {
@@ -60,7 +61,7 @@ func newRotEnv(t *testing.T, s dbtest.Server) *rotEnv {
 	}
 	admin, mc := s.Open(t)
 	e := &rotEnv{t: t, admin: admin, srv: secretstest.New(t), host: s.Host, port: port,
-		database: mc.DBName, user: "nectar_rot_" + randHex(4), caPEM: string(ca), logs: &syncBuffer{}}
+		database: mc.DBName, user: "nectar_rot_" + randHex(4), caPEM: string(ca), logs: &logbuf.Buffer{}}
 	pw := e.newPassword()
 	e.exec("CREATE USER ?@'%' IDENTIFIED BY ?", e.user, pw)
 	t.Cleanup(func() {

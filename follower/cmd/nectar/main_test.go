@@ -19,6 +19,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
@@ -80,22 +81,20 @@ func TestKillAndResume(t *testing.T) {
 		"NECTAR_NETWORK=preview", "NECTAR_DB_HOST="+s.Host, "NECTAR_DB_PORT="+s.Port, "NECTAR_DB_USER="+s.User,
 		"NECTAR_DB_PASSWORD="+s.Pass, "NECTAR_DB_DATABASE="+cfg.DBName, "NECTAR_DB_SSL_CA="+os.Getenv("NECTAR_TEST_CA"),
 		"NECTAR_DB_SERVER_NAME=localhost", "NECTAR_FOLLOWER_NODE_SOCKET="+node.path, "NECTAR_HTTP_ADDR=",
-		"NECTAR_BATCH_MAX_WAIT=100ms", "NECTAR_FOLLOWER_RECONNECT_MIN=50ms", "NECTAR_LOG_LEVEL=warn")
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "follow")
-		cmd.Env = env
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
+		"NECTAR_BATCH_MAX_WAIT=100ms", "NECTAR_FOLLOWER_RECONNECT_MIN=50ms", "NECTAR_LOG_LEVEL=info")
+	start := func() *child {
+		c := &child{cmd: exec.Command(bin, "follow"), done: make(chan struct{})}
+		c.cmd.Env = env
+		c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
+		if err := c.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		go func() { c.err = c.cmd.Wait(); close(c.done) }()
 		t.Cleanup(func() {
-			if cmd.ProcessState == nil {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			}
+			_ = c.cmd.Process.Kill()
+			<-c.done
 		})
-		return cmd
+		return c
 	}
 	grow := make(chan struct{})
 	go func() {
@@ -111,26 +110,27 @@ func TestKillAndResume(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	last := uint64(0)
 	for i := range 5 {
-		cmd := start()
+		c := start()
 		// Kill at a random moment after this run has published something.
-		waitProgress(t, db, last, time.Minute)
+		waitProgress(t, db, c, last, time.Minute)
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		_ = cmd.Wait()
+		<-c.done
 		last = cursorSlot(t, db)
 		t.Logf("kill %d: cursor at slot %d, tip %d", i+1, last, node.srv.Tip().Slot)
 	}
 	close(grow)
 	node.srv.Extend(len(blocks))
-	cmd := start()
+	c := start()
 	waitCursor(t, db, node.srv.Tip(), 3*time.Minute)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("follower after SIGTERM: %v", err)
+	<-c.done
+	if c.err != nil {
+		t.Fatalf("follower after SIGTERM: %v\n%s", c.err, c.out.String())
 	}
 
 	got, err := tidb.Checksums(context.Background(), db)
@@ -201,17 +201,30 @@ func waitCursor(tb testing.TB, db *sql.DB, p chain.Point, within time.Duration) 
 	tb.Fatalf("cursor did not reach %s within %s (at slot %s)", p, within, strconv.FormatUint(cursorSlot(tb, db), 10))
 }
 
-// waitProgress waits until the persisted cursor is beyond slot.
-func waitProgress(tb testing.TB, db *sql.DB, slot uint64, within time.Duration) {
+// child is one `nectar follow` process and everything it printed.
+type child struct {
+	cmd  *exec.Cmd
+	out  logbuf.Buffer
+	done chan struct{} // closed when it has exited; err is then its exit
+	err  error
+}
+
+// waitProgress waits until the persisted cursor is beyond slot; it fails with
+// c's output if c exits first or the cursor stays put.
+func waitProgress(tb testing.TB, db *sql.DB, c *child, slot uint64, within time.Duration) {
 	tb.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		if cursorSlot(tb, db) > slot {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-c.done:
+			tb.Fatalf("follower exited (%v) before the cursor moved beyond slot %d:\n%s", c.err, slot, c.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	tb.Fatalf("cursor did not move beyond slot %d within %s", slot, within)
+	tb.Fatalf("cursor did not move beyond slot %d within %s; the follower printed:\n%s", slot, within, c.out.String())
 }
 
 // The operations commands, run as an operator would: verify passes on a clean

@@ -1,7 +1,6 @@
 package eventsource_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
+	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
 )
@@ -70,27 +70,9 @@ func fn(tb testing.TB) string {
 	return fnPath
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startRIE(tb testing.TB, opts eventsource.RIEOptions) (*eventsource.RIE, *syncBuffer, *syncBuffer) {
+func startRIE(tb testing.TB, opts eventsource.RIEOptions) (*eventsource.RIE, *logbuf.Buffer, *logbuf.Buffer) {
 	tb.Helper()
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &logbuf.Buffer{}, &logbuf.Buffer{}
 	opts.Bin, opts.Stdout, opts.Stderr = rieBin(tb), out, errOut
 	if opts.Bootstrap == "" {
 		opts.Bootstrap = fn(tb)
