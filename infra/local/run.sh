@@ -22,8 +22,8 @@ export NECTAR_DB_USER="${NECTAR_TEST_TIDB_USER}" NECTAR_DB_PASSWORD="${NECTAR_TE
 export NECTAR_DB_SSL_CA="${NECTAR_TEST_CA}" NECTAR_DB_SERVER_NAME="${NECTAR_TEST_SERVER_NAME}"
 export NECTAR_LOG_FORMAT=text
 # Metrics on 127.0.0.1:9108 unless something else holds it: then on a free
-# port (the follower logs which). NECTAR_HTTP_ADDR= (empty) turns them off.
-if [[ -z "${NECTAR_HTTP_ADDR+set}" ]]; then
+# port (the follower logs which). NECTAR_HTTP_ADDR=off turns them off.
+if [[ -z "${NECTAR_HTTP_ADDR:-}" ]]; then
 	NECTAR_HTTP_ADDR=127.0.0.1:9108
 	if (exec 3<>/dev/tcp/127.0.0.1/9108) 2>/dev/null; then
 		log "127.0.0.1:9108 is in use; serving metrics on a free port instead"

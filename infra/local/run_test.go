@@ -30,7 +30,7 @@ func TestMakeRunSummary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "run.sh")
-	cmd.Env = append(os.Environ(), "NECTAR_RUN_DB_PREFIX="+prefix, "NECTAR_HTTP_ADDR=")
+	cmd.Env = append(os.Environ(), "NECTAR_RUN_DB_PREFIX="+prefix, "NECTAR_HTTP_ADDR=off")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

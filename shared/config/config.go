@@ -238,8 +238,15 @@ type SQS struct {
 
 // HTTP is the follower's listener for /metrics, /healthz and /readyz.
 type HTTP struct {
-	Addr string `toml:"addr" json:"addr"` // empty: no listener
+	Addr string `toml:"addr" json:"addr"` // empty or "off": no listener
 }
+
+// HTTPOff as http.addr turns the listener off where an empty value cannot
+// (an empty environment variable means "not set").
+const HTTPOff = "off"
+
+// Off reports whether the follower serves no /metrics, /healthz, /readyz.
+func (h HTTP) Off() bool { return h.Addr == "" || h.Addr == HTTPOff }
 
 // Log configures log/slog.
 type Log struct {

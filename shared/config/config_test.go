@@ -462,6 +462,8 @@ func TestValidate(t *testing.T) {
 		{"no shutdown time", func(c *Config) { c.Follower.ShutdownTimeout = 0 }, true, []string{"follower.shutdown_timeout"}, ""},
 		{"no cursor points", func(c *Config) { c.Follower.CursorPoints = 0 }, true, []string{"follower.cursor_points"}, ""},
 		{"bad http addr", func(c *Config) { c.HTTP.Addr = "9108" }, true, []string{"http.addr"}, ""},
+		{"http off", func(c *Config) { c.HTTP.Addr = HTTPOff }, true, nil, ""},
+		{"http on a free port", func(c *Config) { c.HTTP.Addr = "127.0.0.1:0" }, true, nil, ""},
 
 		{"all problems at once", func(c *Config) {
 			c.Network = ""
@@ -571,5 +573,41 @@ func TestRedaction(t *testing.T) {
 	}
 	if got := RedactDSN("u:hunter2@tcp(h:1"); strings.Contains(got, "hunter2") {
 		t.Errorf("RedactDSN of a bad DSN = %q", got)
+	}
+}
+
+// An empty environment variable means "not set", so the listener is turned
+// off with "off" there; an empty flag value turns it off too.
+func TestHTTPOff(t *testing.T) {
+	tests := []struct {
+		name string
+		env  string
+		args []string
+		off  bool
+	}{
+		{"default", "", nil, false},
+		{"env off", "off", nil, true},
+		{"env address", "127.0.0.1:0", nil, false},
+		{"empty flag", "", []string{"--http-addr="}, true},
+		{"flag off over env address", "127.0.0.1:9200", []string{"--http-addr", "off"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.args, func(k string) string {
+				if k == "NECTAR_HTTP_ADDR" {
+					return tc.env
+				}
+				return ""
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.HTTP.Off() != tc.off {
+				t.Fatalf("http.addr %q: Off() = %v, want %v", c.HTTP.Addr, c.HTTP.Off(), tc.off)
+			}
+			if err := c.ValidateFollower(); err != nil && strings.Contains(err.Error(), "http.addr") {
+				t.Fatalf("http.addr %q refused: %v", c.HTTP.Addr, err)
+			}
+		})
 	}
 }

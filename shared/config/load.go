@@ -90,7 +90,7 @@ var options = []option{
 	{"sqs.history_queue_url", "standard queue `URL` for history batches", func(c *Config) any { return &c.SQS.HistoryQueueURL }},
 	{"sqs.tip_queue_url", "FIFO queue `URL` for near-tip batches and rollbacks", func(c *Config) any { return &c.SQS.TipQueueURL }},
 
-	{"http.addr", "listen `address` for /metrics, /healthz, /readyz (empty: none)", func(c *Config) any { return &c.HTTP.Addr }},
+	{"http.addr", "listen `address` for /metrics, /healthz, /readyz (empty or off: none)", func(c *Config) any { return &c.HTTP.Addr }},
 
 	{"log.level", "log `level`: debug, info, warn or error", func(c *Config) any { return &c.Log.Level }},
 	{"log.format", "log `format`: json or text", func(c *Config) any { return &c.Log.Format }},

@@ -92,7 +92,7 @@ func (c *Config) ValidateFollower() error {
 	if c.Follower.Sink == SinkSQS {
 		errs = append(errs, c.SQS.validate())
 	}
-	if c.HTTP.Addr != "" {
+	if !c.HTTP.Off() {
 		errs = append(errs, checkHostPort("http.addr", c.HTTP.Addr))
 	}
 	return errors.Join(errs...)

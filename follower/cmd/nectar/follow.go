@@ -117,7 +117,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if cfg.HTTP.Addr != "" {
+	if !cfg.HTTP.Off() {
 		addr, _, err := follower.Serve(ctx, cfg.HTTP.Addr, reg, f)
 		if err != nil {
 			return err

@@ -80,7 +80,7 @@ func TestKillAndResume(t *testing.T) {
 	env := append(os.Environ(),
 		"NECTAR_NETWORK=preview", "NECTAR_DB_HOST="+s.Host, "NECTAR_DB_PORT="+s.Port, "NECTAR_DB_USER="+s.User,
 		"NECTAR_DB_PASSWORD="+s.Pass, "NECTAR_DB_DATABASE="+cfg.DBName, "NECTAR_DB_SSL_CA="+os.Getenv("NECTAR_TEST_CA"),
-		"NECTAR_DB_SERVER_NAME=localhost", "NECTAR_FOLLOWER_NODE_SOCKET="+node.path, "NECTAR_HTTP_ADDR=",
+		"NECTAR_DB_SERVER_NAME=localhost", "NECTAR_FOLLOWER_NODE_SOCKET="+node.path, "NECTAR_HTTP_ADDR=off",
 		"NECTAR_BATCH_MAX_WAIT=100ms", "NECTAR_FOLLOWER_RECONNECT_MIN=50ms", "NECTAR_LOG_LEVEL=info")
 	start := func() *child {
 		c := &child{cmd: exec.Command(bin, "follow"), done: make(chan struct{})}
@@ -240,7 +240,7 @@ func TestOperationsCommands(t *testing.T) {
 	_, cfg := s.Open(t)
 	env := append(os.Environ(), "NECTAR_NETWORK=preview", "NECTAR_DB_HOST="+s.Host, "NECTAR_DB_PORT="+s.Port,
 		"NECTAR_DB_USER="+s.User, "NECTAR_DB_PASSWORD="+s.Pass, "NECTAR_DB_DATABASE="+cfg.DBName,
-		"NECTAR_DB_SSL_CA="+os.Getenv("NECTAR_TEST_CA"), "NECTAR_DB_SERVER_NAME=localhost", "NECTAR_HTTP_ADDR=", "NECTAR_LOG_LEVEL=warn")
+		"NECTAR_DB_SSL_CA="+os.Getenv("NECTAR_TEST_CA"), "NECTAR_DB_SERVER_NAME=localhost", "NECTAR_HTTP_ADDR=off", "NECTAR_LOG_LEVEL=warn")
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env
