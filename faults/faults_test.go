@@ -39,6 +39,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/immutable"
 	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
@@ -123,14 +124,6 @@ func (f *faultTally) summary() string {
 }
 
 // missing fails the test under CI=true and skips it, loudly, elsewhere.
-func missing(tb testing.TB, msg string) {
-	tb.Helper()
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("required test service missing: %s", msg)
-	}
-	tb.Skipf("SKIPPING: %s", msg)
-}
-
 // sharedTiDB is the TiDB of infra/local/services.sh.
 func sharedTiDB(tb testing.TB) dbtest.Server {
 	tb.Helper()
@@ -139,7 +132,7 @@ func sharedTiDB(tb testing.TB) dbtest.Server {
 			return s
 		}
 	}
-	missing(tb, "TiDB is not configured (NECTAR_TEST_TIDB_HOST/PORT): run `make services`")
+	testenv.Missing(tb, "TiDB is not configured (NECTAR_TEST_TIDB_HOST/PORT): run `make services`")
 	return dbtest.Server{}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 )
 
 // envRIE names the aws-lambda-rie binary: source "$(infra/local/lambda.sh env)".
@@ -40,7 +41,7 @@ func TestIngestKilledUnderRIE(t *testing.T) {
 	)
 	rie := os.Getenv(envRIE)
 	if rie == "" {
-		missing(t, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
+		testenv.Missing(t, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
 	}
 	srv := sharedTiDB(t)
 	client := sqstest.NewClient(t)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,9 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/nectar-indexer/nectar/infra/local/eventsource"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 )
 
 // tidbStartWait bounds one start of a private tidb-server.
@@ -48,16 +49,16 @@ func startPrivateTiDB(tb testing.TB) *privateTiDB {
 	}
 	bin := filepath.Join(cache, "bin", "tidb-server")
 	if _, err := os.Stat(bin); err != nil {
-		missing(tb, fmt.Sprintf("no tidb-server at %s: run `make services` (infra/local/build-tidb.sh)", bin))
+		testenv.Missing(tb, fmt.Sprintf("no tidb-server at %s: run `make services` (infra/local/build-tidb.sh)", bin))
 	}
 	ca := os.Getenv("NECTAR_TEST_CA")
 	if ca == "" {
-		missing(tb, "NECTAR_TEST_CA is not set: run `source \"$(infra/local/services.sh up)\"` first")
+		testenv.Missing(tb, "NECTAR_TEST_CA is not set: run `source \"$(infra/local/services.sh up)\"` first")
 	}
 	certs := filepath.Dir(ca)
 	for _, f := range []string{"server-cert.pem", "server-key.pem"} {
 		if _, err := os.Stat(filepath.Join(certs, f)); err != nil {
-			missing(tb, fmt.Sprintf("no %s next to the test CA: %v", f, err))
+			testenv.Missing(tb, fmt.Sprintf("no %s next to the test CA: %v", f, err))
 		}
 	}
 	// The unix socket path must stay short: a directory of its own under /tmp.
@@ -90,7 +91,7 @@ level = "warn"
 	// Ports picked free may be taken before tidb-server binds them: try again.
 	var errs []error
 	for range 3 {
-		ports, err := freePorts(2)
+		ports, err := eventsource.FreePorts(2)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -243,24 +244,4 @@ func (p *privateTiDB) logTail() string {
 		parts = append(parts, f+":\n"+strings.Join(lines[max(0, len(lines)-15):], "\n"))
 	}
 	return strings.Join(parts, "\n")
-}
-
-// freePorts returns n distinct TCP ports free on 127.0.0.1 at the time.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

@@ -60,7 +60,7 @@ func BenchmarkRelay(b *testing.B) {
 
 				start = time.Now()
 				sink := &countSink{}
-				f, err := follower.New(follower.Options{Network: c.net, Batch: batchOptions(),
+				f, err := follower.New(follower.Options{Network: c.net, Batch: followertest.BatchOptions(),
 					Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: c.net.Magic}},
 					Sink:    sink, Cursor: &followertest.MemCursor{}})
 				if err != nil {

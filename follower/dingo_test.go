@@ -13,6 +13,7 @@ import (
 	"github.com/nectar-indexer/nectar/follower/followertest"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 )
 
 // dingoSocket returns the N2C socket of the dingo node that
@@ -24,10 +25,7 @@ func dingoSocket(tb testing.TB) string {
 	path := os.Getenv(env)
 	if path == "" {
 		msg := env + " is not set: run `bash infra/local/dingo.sh up && source \"$(bash infra/local/dingo.sh env)\"`"
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(msg)
-		}
-		tb.Skip("SKIPPED, no dingo node: " + msg)
+		testenv.Missing(tb, msg)
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Mode()&os.ModeSocket == 0 {
 		tb.Fatalf("%s=%s is not a socket (%v): is dingo up?", env, path, err)
@@ -61,18 +59,6 @@ func (w *warnLog) all() []string {
 	return append([]string(nil), w.records...)
 }
 
-// stopped reports, without waiting, whether Run returned, and if it did
-// leaves its result for stop.
-func (r *running) stopped() (bool, error) {
-	select {
-	case err := <-r.done:
-		r.done <- err
-		return true, err
-	default:
-		return false, nil
-	}
-}
-
 // TestFollowDingo follows an independent node implementation, dingo, that
 // serves the preview chunks (infra/local/dingo.sh): every block arrives once,
 // in order, and at the tip the follower waits: ready, quiet, no error.
@@ -84,12 +70,12 @@ func TestFollowDingo(t *testing.T) {
 	start := time.Now()
 	warns := &warnLog{}
 	rec := &followertest.Recorder{}
-	r := startFollower(t, follower.Options{
+	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: socket, Magic: chain.Preview.Magic}},
 		Sink:    rec, Cursor: &followertest.MemCursor{},
 		Logger: slog.New(warns),
 	})
-	r.waitHead(t, tip, 2*time.Minute)
+	r.WaitHead(t, tip, 2*time.Minute)
 	t.Logf("reached the tip %s in %s", tip, time.Since(start).Round(time.Millisecond))
 
 	msgs := rec.Messages()
@@ -114,16 +100,16 @@ func TestFollowDingo(t *testing.T) {
 	const quiet = 3 * time.Second
 	n := len(msgs)
 	for end := time.Now().Add(quiet); time.Now().Before(end); {
-		if ok, err := r.stopped(); ok {
+		if ok, err := r.Stopped(); ok {
 			t.Fatalf("follower stopped at the tip: %v", err)
 		}
-		if !r.f.Ready() {
+		if !r.F.Ready() {
 			t.Fatal("follower not ready at the tip")
 		}
 		if m := rec.Messages(); len(m) != n {
 			t.Fatalf("%d new messages at the tip, first %s (%d blocks)", len(m)-n, m[n].Env.Kind, len(m[n].Env.Blocks))
 		}
-		if c := r.f.Cursor(); len(c) == 0 || !bytes.Equal(c[0].Hash, tip.Hash) {
+		if c := r.F.Cursor(); len(c) == 0 || !bytes.Equal(c[0].Hash, tip.Hash) {
 			t.Fatalf("cursor moved from the tip to %v", c)
 		}
 		time.Sleep(100 * time.Millisecond)

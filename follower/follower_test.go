@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -53,83 +52,16 @@ func startNode(tb testing.TB, blocks []nodesim.Block, visible int) (*nodesim.Ser
 	return srv, path
 }
 
-func batchOptions() follower.BatchOptions {
-	return follower.BatchOptions{MaxBytes: 180 << 10, MaxMessageBytes: 256 << 10, MaxBlocks: 500, MaxWait: 50 * time.Millisecond}
-}
-
-type running struct {
-	f        *follower.Follower
-	cancel   context.CancelFunc
-	done     chan error
-	stopOnce sync.Once
-}
-
-func startFollower(tb testing.TB, opts follower.Options) *running {
-	tb.Helper()
-	if opts.Network.Name == "" {
-		opts.Network = chain.Preview
-	}
-	if opts.Batch.MaxBytes == 0 {
-		opts.Batch = batchOptions()
-	}
-	opts.ReconnectMin, opts.ReconnectMax = 20*time.Millisecond, 200*time.Millisecond
-	if os.Getenv("NECTAR_TEST_LOG") != "" {
-		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	f, err := follower.New(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{f: f, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- f.Run(ctx) }()
-	tb.Cleanup(func() { r.stop(tb) })
-	return r
-}
-
-// stop cancels the follower and waits for Run to return; it is idempotent.
-func (r *running) stop(tb testing.TB) {
-	tb.Helper()
-	r.cancel()
-	r.stopOnce.Do(func() {
-		select {
-		case err, ok := <-r.done:
-			if ok && err != nil {
-				tb.Errorf("follower: %v", err)
-			}
-		case <-time.After(time.Minute):
-			tb.Fatal("follower did not stop within a minute")
-		}
-	})
-}
-
-// waitHead waits until the follower's acknowledged head is the point.
-func (r *running) waitHead(tb testing.TB, p chain.Point, within time.Duration) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if c := r.f.Cursor(); len(c) > 0 && bytes.Equal(c[0].Hash, p.Hash) {
-			return
-		}
-		select {
-		case err := <-r.done:
-			tb.Fatalf("follower stopped: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	tb.Fatalf("follower did not reach %s within %s (cursor %v)", p, within, r.f.Cursor())
-}
-
 // Test 1: every block of the preview chain, published once in chain order.
 func TestFollowNodeExactlyOnce(t *testing.T) {
 	blocks := previewChain(t)
 	srv, path := startNode(t, blocks, 0)
 	rec := &followertest.Recorder{}
-	r := startFollower(t, follower.Options{
+	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
 		Sink:    rec, Cursor: &followertest.MemCursor{},
 	})
-	r.waitHead(t, srv.Tip(), 3*time.Minute)
+	r.WaitHead(t, srv.Tip(), 3*time.Minute)
 	msgs := rec.Messages()
 	got, err := followertest.Replay(msgs)
 	if err != nil {
@@ -157,11 +89,11 @@ func TestFollowNodeDisconnect(t *testing.T) {
 	blocks := previewChain(t)[:8000]
 	srv, path := startNode(t, blocks, 3000)
 	rec := &followertest.Recorder{}
-	r := startFollower(t, follower.Options{
+	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
 		Sink:    rec, Cursor: &followertest.MemCursor{},
 	})
-	r.waitHead(t, srv.Tip(), time.Minute)
+	r.WaitHead(t, srv.Tip(), time.Minute)
 	for range 3 {
 		srv.Extend(1000)
 		time.Sleep(20 * time.Millisecond)
@@ -169,7 +101,7 @@ func TestFollowNodeDisconnect(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	srv.Extend(len(blocks))
-	r.waitHead(t, srv.Tip(), time.Minute)
+	r.WaitHead(t, srv.Tip(), time.Minute)
 	got, err := followertest.Replay(rec.Messages())
 	if err != nil {
 		t.Fatal(err)
@@ -189,11 +121,11 @@ func TestFollowRollbacksIntoDatabase(t *testing.T) {
 		cleanDB, _ := s.Open(t)
 		clean := tidb.New(cleanDB, tidb.Options{})
 		cleanSrv, cleanPath := startNode(t, blocks, 0)
-		cr := startFollower(t, follower.Options{
+		cr := followertest.Start(t, follower.Options{
 			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanPath, Magic: chain.Preview.Magic}},
 			Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: clean}}, Cursor: clean,
 		})
-		cr.waitHead(t, cleanSrv.Tip(), 3*time.Minute)
+		cr.WaitHead(t, cleanSrv.Tip(), 3*time.Minute)
 		want, err := tidb.Checksums(context.Background(), cleanDB)
 		if err != nil {
 			t.Fatal(err)
@@ -203,21 +135,21 @@ func TestFollowRollbacksIntoDatabase(t *testing.T) {
 		store := tidb.New(db, tidb.Options{})
 		srv, path := startNode(t, blocks, 3000)
 		rec := &followertest.Recorder{Next: &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: store}}}
-		r := startFollower(t, follower.Options{
+		r := followertest.Start(t, follower.Options{
 			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
 			Sink:    rec, Cursor: store,
 		})
-		r.waitHead(t, srv.Tip(), 3*time.Minute)
+		r.WaitHead(t, srv.Tip(), 3*time.Minute)
 		for _, depth := range []int{1, 10, k} {
 			if err := srv.Rollback(depth, nil); err != nil {
 				t.Fatal(err)
 			}
-			r.waitHead(t, srv.Tip(), time.Minute)
+			r.WaitHead(t, srv.Tip(), time.Minute)
 			srv.Extend(depth + 200)
-			r.waitHead(t, srv.Tip(), time.Minute)
+			r.WaitHead(t, srv.Tip(), time.Minute)
 		}
 		srv.Extend(len(blocks))
-		r.waitHead(t, srv.Tip(), 3*time.Minute)
+		r.WaitHead(t, srv.Tip(), 3*time.Minute)
 
 		msgs := rec.Messages()
 		var rollbacks []follower.Message
@@ -257,7 +189,7 @@ func TestFollowIntersectNotFound(t *testing.T) {
 	_, path := startNode(t, blocks, 0)
 	cur := &followertest.MemCursor{}
 	_ = cur.SaveCursor(context.Background(), "preview", []chain.Point{{Slot: 999999, Hash: bytes.Repeat([]byte{7}, 32)}})
-	f, err := follower.New(follower.Options{Network: chain.Preview, Batch: batchOptions(),
+	f, err := follower.New(follower.Options{Network: chain.Preview, Batch: followertest.BatchOptions(),
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
 		Sink:    &followertest.Recorder{}, Cursor: cur})
 	if err != nil {
@@ -280,11 +212,11 @@ func TestRollbackWhileDown(t *testing.T) {
 		cleanDB, _ := s.Open(t)
 		clean := tidb.New(cleanDB, tidb.Options{})
 		cleanSrv, cleanPath := startNode(t, blocks, 0)
-		cr := startFollower(t, follower.Options{
+		cr := followertest.Start(t, follower.Options{
 			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanPath, Magic: chain.Preview.Magic}},
 			Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: clean}}, Cursor: clean,
 		})
-		cr.waitHead(t, cleanSrv.Tip(), 3*time.Minute)
+		cr.WaitHead(t, cleanSrv.Tip(), 3*time.Minute)
 		want, err := tidb.Checksums(context.Background(), cleanDB)
 		if err != nil {
 			t.Fatal(err)
@@ -300,17 +232,17 @@ func TestRollbackWhileDown(t *testing.T) {
 			}
 		}
 		local := &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: store}}
-		r := startFollower(t, opts(&followertest.Recorder{Next: local}))
-		r.waitHead(t, srv.Tip(), 3*time.Minute)
-		r.stop(t)
+		r := followertest.Start(t, opts(&followertest.Recorder{Next: local}))
+		r.WaitHead(t, srv.Tip(), 3*time.Minute)
+		r.Stop(t)
 
 		// While it is down the node drops its last 5 blocks.
 		if err := srv.Rollback(5, nil); err != nil {
 			t.Fatal(err)
 		}
 		rec := &followertest.Recorder{Next: local}
-		r = startFollower(t, opts(rec))
-		r.waitHead(t, srv.Tip(), time.Minute)
+		r = followertest.Start(t, opts(rec))
+		r.WaitHead(t, srv.Tip(), time.Minute)
 		var rollbacks int
 		for _, m := range rec.Messages() {
 			if m.Env.Kind == batch.KindRollback {
@@ -328,7 +260,7 @@ func TestRollbackWhileDown(t *testing.T) {
 			t.Fatalf("%d blocks above the node's tip after the rollback (%v)", above, err)
 		}
 		srv.Extend(len(blocks))
-		r.waitHead(t, srv.Tip(), 3*time.Minute)
+		r.WaitHead(t, srv.Tip(), 3*time.Minute)
 		got, err := tidb.Checksums(context.Background(), db)
 		if err != nil {
 			t.Fatal(err)
@@ -362,12 +294,12 @@ func TestChunksThenNode(t *testing.T) {
 	}
 	srv, path := startNode(t, blocks, 0)
 	rec := &followertest.Recorder{}
-	r := startFollower(t, follower.Options{
+	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.ChunkSource{Dir: dir},
 			&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
 		Sink: rec, Cursor: &followertest.MemCursor{},
 	})
-	r.waitHead(t, srv.Tip(), time.Minute)
+	r.WaitHead(t, srv.Tip(), time.Minute)
 	msgs := rec.Messages()
 	got, err := followertest.Replay(msgs)
 	if err != nil {

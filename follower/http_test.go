@@ -20,17 +20,17 @@ func TestHTTPEndpoints(t *testing.T) {
 	blocks := previewChain(t)[:2000]
 	srv, path := startNode(t, blocks, 0)
 	reg := prometheus.NewRegistry()
-	r := startFollower(t, follower.Options{
+	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
 		Sink:    &followertest.Recorder{}, Cursor: &followertest.MemCursor{}, Metrics: follower.NewMetrics(reg),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addr, _, err := follower.Serve(ctx, "127.0.0.1:0", reg, r.f)
+	addr, _, err := follower.Serve(ctx, "127.0.0.1:0", reg, r.F)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.waitHead(t, srv.Tip(), time.Minute)
+	r.WaitHead(t, srv.Tip(), time.Minute)
 	get := func(p string) (int, string) {
 		t.Helper()
 		resp, err := http.Get("http://" + addr.String() + p)

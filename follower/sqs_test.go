@@ -179,18 +179,18 @@ func runSQS(t *testing.T, c sqsCase) sqsResult {
 	cons := newSQSConsumer(t, c.client, historyURL, tipURL)
 	srv, path := startNode(t, blocks, visible)
 	start := time.Now()
-	r := startFollower(t, follower.Options{
+	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
 		Sink:    rec, Cursor: &followertest.MemCursor{}, Batch: c.batch,
 	})
 	if c.during != nil {
 		c.during(t, srv, rec)
 	}
-	r.waitHead(t, srv.Tip(), sqsSyncWait)
+	r.WaitHead(t, srv.Tip(), sqsSyncWait)
 	// The tip grows: new blocks within k go to the FIFO queue.
 	for range 3 {
 		srv.Extend(40)
-		r.waitHead(t, srv.Tip(), sqsSyncWait)
+		r.WaitHead(t, srv.Tip(), sqsSyncWait)
 	}
 	// A rollback of 10 at the tip, then the same blocks back and more (all
 	// within k of the tip, so that the re-sent blocks go to the FIFO queue
@@ -198,16 +198,16 @@ func runSQS(t *testing.T, c sqsCase) sqsResult {
 	if err := srv.Rollback(10, nil); err != nil {
 		t.Fatal(err)
 	}
-	r.waitHead(t, srv.Tip(), sqsSyncWait)
+	r.WaitHead(t, srv.Tip(), sqsSyncWait)
 	srv.Extend(10 + 50)
-	r.waitHead(t, srv.Tip(), sqsSyncWait)
+	r.WaitHead(t, srv.Tip(), sqsSyncWait)
 	// The rest at once: the first of them are deep below the new tip and go
 	// to history again, after tip messages.
 	if srv.Pending() <= k {
 		t.Fatalf("only %d blocks left to extend, want more than k=%d", srv.Pending(), k)
 	}
 	srv.Extend(n)
-	r.waitHead(t, srv.Tip(), sqsSyncWait)
+	r.WaitHead(t, srv.Tip(), sqsSyncWait)
 	if srv.Pending() != 0 || !bytes.Equal(srv.Tip().Hash, blocks[n-1].Point.Hash) {
 		t.Fatalf("node tip %s, want the last block %s", srv.Tip(), blocks[n-1].Point)
 	}

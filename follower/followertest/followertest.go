@@ -1,13 +1,18 @@
 // Package followertest holds helpers for testing the follower against the
-// nodesim chain-sync server: a recording sink and an in-memory cursor store.
+// nodesim chain-sync server: a recording sink, an in-memory cursor store and
+// a follower running in the background of a test.
 package followertest
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"slices"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/nectar-indexer/nectar/follower"
 	"github.com/nectar-indexer/nectar/follower/nodesim"
@@ -116,4 +121,92 @@ func (c *MemCursor) SaveCursor(_ context.Context, network string, points []chain
 	}
 	c.points[network] = slices.Clone(points)
 	return nil
+}
+
+// Run is a follower running in the background of a test.
+type Run struct {
+	F        *follower.Follower
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+}
+
+// BatchOptions are the tests' batches: SQS-sized, cut at the tip after 50 ms.
+func BatchOptions() follower.BatchOptions {
+	return follower.BatchOptions{MaxBytes: 180 << 10, MaxMessageBytes: 256 << 10, MaxBlocks: 500, MaxWait: 50 * time.Millisecond}
+}
+
+// Start runs a follower with opts until Stop or the end of the test. Unset
+// options get test values: the preview network, BatchOptions, reconnects
+// after 20-200 ms. With NECTAR_TEST_LOG set it logs at debug to stderr.
+func Start(tb testing.TB, opts follower.Options) *Run {
+	tb.Helper()
+	if opts.Network.Name == "" {
+		opts.Network = chain.Preview
+	}
+	if opts.Batch.MaxBytes == 0 {
+		opts.Batch = BatchOptions()
+	}
+	if opts.ReconnectMin == 0 {
+		opts.ReconnectMin, opts.ReconnectMax = 20*time.Millisecond, 200*time.Millisecond
+	}
+	if opts.Logger == nil && os.Getenv("NECTAR_TEST_LOG") != "" {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	f, err := follower.New(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Run{F: f, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- f.Run(ctx) }()
+	tb.Cleanup(func() { r.Stop(tb) })
+	return r
+}
+
+// Stop cancels the follower and waits for Run to return, failing the test on
+// an error or after a minute; it is idempotent.
+func (r *Run) Stop(tb testing.TB) {
+	tb.Helper()
+	r.cancel()
+	r.stopOnce.Do(func() {
+		select {
+		case err := <-r.done:
+			if err != nil {
+				tb.Errorf("follower: %v", err)
+			}
+		case <-time.After(time.Minute):
+			tb.Error("follower did not stop within a minute")
+		}
+	})
+}
+
+// Stopped reports, without waiting, whether Run returned, and if it did
+// leaves its result for Stop.
+func (r *Run) Stopped() (bool, error) {
+	select {
+	case err := <-r.done:
+		r.done <- err
+		return true, err
+	default:
+		return false, nil
+	}
+}
+
+// WaitHead waits until the follower's acknowledged head is p.
+func (r *Run) WaitHead(tb testing.TB, p chain.Point, within time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if c := r.F.Cursor(); len(c) > 0 && bytes.Equal(c[0].Hash, p.Hash) {
+			return
+		}
+		select {
+		case err := <-r.done:
+			r.done <- err
+			tb.Fatalf("follower stopped: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	tb.Fatalf("follower did not reach %s within %s (cursor %v)", p, within, r.F.Cursor())
 }

@@ -56,6 +56,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/immutable"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/logbuf"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 )
 
 const (
@@ -96,14 +97,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func missing(tb testing.TB, msg string) {
-	tb.Helper()
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("required test service missing: %s", msg)
-	}
-	tb.Skipf("SKIPPING: %s", msg)
 }
 
 // ---------------------------------------------------------------- functions
@@ -306,7 +299,7 @@ func newEnv(tb testing.TB, withQEMU bool) *env {
 	tb.Helper()
 	e := &env{rie: os.Getenv(envRIE), ca: os.Getenv("NECTAR_TEST_CA"), name: os.Getenv("NECTAR_TEST_SERVER_NAME")}
 	if e.rie == "" {
-		missing(tb, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
+		testenv.Missing(tb, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
 	}
 	if withQEMU {
 		e.qemu = os.Getenv(envQEMU)
@@ -319,11 +312,11 @@ func newEnv(tb testing.TB, withQEMU bool) *env {
 			}
 		}
 		if e.qemu == "" {
-			missing(tb, "no qemu-aarch64-static or qemu-aarch64 on PATH (nor "+envQEMU+"): run infra/local/qemu.sh up")
+			testenv.Missing(tb, "no qemu-aarch64-static or qemu-aarch64 on PATH (nor "+envQEMU+"): run infra/local/qemu.sh up")
 		}
 	}
 	if e.ca == "" {
-		missing(tb, "NECTAR_TEST_CA is not set: run `source \"$(infra/local/services.sh up)\"` first")
+		testenv.Missing(tb, "NECTAR_TEST_CA is not set: run `source \"$(infra/local/services.sh up)\"` first")
 	}
 	if e.name == "" {
 		e.name = "localhost"
@@ -335,7 +328,7 @@ func newEnv(tb testing.TB, withQEMU bool) *env {
 		}
 	}
 	if !found {
-		missing(tb, "TiDB is not configured (NECTAR_TEST_TIDB_HOST/PORT): run `make services`")
+		testenv.Missing(tb, "TiDB is not configured (NECTAR_TEST_TIDB_HOST/PORT): run `make services`")
 	}
 	if ip := net.ParseIP(e.tidb.Host); ip == nil || !ip.IsLoopback() {
 		tb.Fatalf("TiDB host %q is not a loopback address", e.tidb.Host)

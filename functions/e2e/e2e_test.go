@@ -5,8 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -87,60 +85,12 @@ func startNode(tb testing.TB, blocks []nodesim.Block, visible int) (*nodesim.Ser
 	return srv, path
 }
 
-type followerRun struct {
-	f      *follower.Follower
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func startFollower(tb testing.TB, path string, sink follower.Sink, cursor follower.CursorStore) *followerRun {
+func startFollower(tb testing.TB, path string, sink follower.Sink, cursor follower.CursorStore) *followertest.Run {
 	tb.Helper()
-	opts := follower.Options{
-		Network: chain.Preview,
+	return followertest.Start(tb, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
 		Sink:    sink, Cursor: cursor,
-		Batch:        follower.BatchOptions{MaxBytes: 180 << 10, MaxMessageBytes: 256 << 10, MaxBlocks: 500, MaxWait: 50 * time.Millisecond},
-		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
-	}
-	if os.Getenv("NECTAR_TEST_LOG") != "" {
-		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	f, err := follower.New(opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &followerRun{f: f, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- f.Run(ctx) }()
-	tb.Cleanup(func() {
-		r.cancel()
-		select {
-		case err := <-r.done:
-			if err != nil {
-				tb.Errorf("follower: %v", err)
-			}
-		case <-time.After(time.Minute):
-			tb.Errorf("follower did not stop within a minute")
-		}
 	})
-	return r
-}
-
-// waitHead waits until the follower's acknowledged head is p.
-func (r *followerRun) waitHead(tb testing.TB, p chain.Point, within time.Duration) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if c := r.f.Cursor(); len(c) > 0 && bytes.Equal(c[0].Hash, p.Hash) {
-			return
-		}
-		select {
-		case err := <-r.done:
-			tb.Fatalf("follower stopped: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	tb.Fatalf("follower did not reach %s within %s (cursor %v)", p, within, r.f.Cursor())
 }
 
 // Issue 4, test 1: follower → fauxqs (standard + FIFO) → event-source
@@ -184,19 +134,19 @@ func TestEndToEnd(t *testing.T) {
 		Network: chain.Preview.Name, HistoryURL: history, TipURL: tip}}
 	// The follower keeps its cursor in the database, with credentials of its own.
 	run := startFollower(t, path, rec, tidb.New(admin, tidb.Options{}))
-	run.waitHead(t, srv.Tip(), 2*time.Minute)
+	run.WaitHead(t, srv.Tip(), 2*time.Minute)
 	if err := srv.Rollback(depth, nil); err != nil {
 		t.Fatal(err)
 	}
-	run.waitHead(t, srv.Tip(), time.Minute)
+	run.WaitHead(t, srv.Tip(), time.Minute)
 	for srv.Pending() > 0 {
 		srv.Extend(step)
-		run.waitHead(t, srv.Tip(), time.Minute)
+		run.WaitHead(t, srv.Tip(), time.Minute)
 	}
 	if err := srv.Rollback(last, nil); err != nil {
 		t.Fatal(err)
 	}
-	run.waitHead(t, srv.Tip(), time.Minute)
+	run.WaitHead(t, srv.Tip(), time.Minute)
 	if got := srv.Tip(); !bytes.Equal(got.Hash, final[len(final)-1].Point.Hash) {
 		t.Fatalf("node tip %s, want %s", got, final[len(final)-1].Point)
 	}
@@ -262,7 +212,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// The database equals the local sink's.
-	refRun.waitHead(t, refSrv.Tip(), 2*time.Minute)
+	refRun.WaitHead(t, refSrv.Tip(), 2*time.Minute)
 	ctx := context.Background()
 	want, err := tidb.Checksums(ctx, refDB)
 	if err != nil {

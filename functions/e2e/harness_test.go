@@ -44,6 +44,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 )
 
 const (
@@ -73,14 +74,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func missing(tb testing.TB, msg string) {
-	tb.Helper()
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("required test service missing: %s", msg)
-	}
-	tb.Skipf("SKIPPING: %s", msg)
-}
-
 // env is what every test here needs; it skips or fails when a service is
 // missing.
 type env struct {
@@ -96,10 +89,10 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{rie: os.Getenv(envRIE), ca: os.Getenv("NECTAR_TEST_CA"), server: os.Getenv("NECTAR_TEST_SERVER_NAME")}
 	if e.rie == "" {
-		missing(t, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
+		testenv.Missing(t, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
 	}
 	if e.ca == "" {
-		missing(t, "NECTAR_TEST_CA is not set: run `source \"$(infra/local/services.sh up)\"` first")
+		testenv.Missing(t, "NECTAR_TEST_CA is not set: run `source \"$(infra/local/services.sh up)\"` first")
 	}
 	if e.server == "" {
 		e.server = "localhost"
@@ -112,7 +105,7 @@ func newEnv(t *testing.T) *env {
 		}
 	}
 	if !found {
-		missing(t, "TiDB is not configured (NECTAR_TEST_TIDB_HOST/PORT): run `make services`")
+		testenv.Missing(t, "TiDB is not configured (NECTAR_TEST_TIDB_HOST/PORT): run `make services`")
 	}
 	// Loopback only: these tests log in with users they make up.
 	if ip := net.ParseIP(e.tidb.Host); ip == nil || !ip.IsLoopback() {

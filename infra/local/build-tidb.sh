@@ -19,12 +19,12 @@ readonly TIDB_RELEASE="v8.5.6"
 readonly TIDB_TOOLCHAIN="go1.25.8"
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+tag=build-tidb
+# shellcheck source=infra/local/lib.sh
+source "${script_dir}/lib.sh"
 module_dir="${script_dir}/tidb"
-cache_dir="${NECTAR_CACHE:-${HOME}/.cache/nectar}"
 bin_dir="${cache_dir}/bin"
 binary="${bin_dir}/tidb-server"
-
-log() { printf '[build-tidb %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 binary_ok() {
 	[[ -x "${binary}" ]] || return 1

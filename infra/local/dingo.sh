@@ -29,11 +29,12 @@ readonly DINGO_COMMIT="c723c2f0931d916faee37551c70761cd17bf466c"
 readonly DINGO_MODULE="github.com/blinklabs-io/dingo"
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+tag=dingo
+# shellcheck source=infra/local/lib.sh
+source "${script_dir}/lib.sh"
 repo_dir="$(cd "${script_dir}/../.." && pwd)"
 tmpl_dir="${script_dir}/dingo"
 chunks_dir="${repo_dir}/testdata/chains/preview"
-cache_dir="${NECTAR_CACHE:-${HOME}/.cache/nectar}"
-state="${NECTAR_LOCAL_STATE:-${cache_dir}/local}"
 dingo_bin="${cache_dir}/bin/dingo"
 db_root="${cache_dir}/dingo"
 db_cached="${db_root}/preview-db"
@@ -46,66 +47,12 @@ meta="${run_dir}/meta"
 run_log="${run_dir}/dingo.log"
 env_file="${state}/dingo.env"
 
-readonly bind_host="127.0.0.1"
 readonly start_wait_s=60
 readonly stop_wait_s=30
 readonly load_timeout_s=900
 
-log() { printf '[dingo %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-	log "ERROR: $*"
-	exit 1
-}
-
-usage() {
-	sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
-
 # ---------------------------------------------------------------- helpers
 
-# pid_alive PIDFILE COMM: the pid in PIDFILE runs and its command is COMM.
-pid_alive() {
-	local pidfile=$1 comm=$2 pid
-	[[ -s "${pidfile}" ]] || return 1
-	pid="$(<"${pidfile}")"
-	[[ "${pid}" =~ ^[0-9]+$ ]] || return 1
-	kill -0 "${pid}" 2>/dev/null || return 1
-	# A zombie (exited, not yet reaped by its new parent) is not alive.
-	local st=""
-	read -r _ _ st _ 2>/dev/null <"/proc/${pid}/stat" || return 1
-	[[ "${st}" != Z ]] || return 1
-	[[ "$(cat "/proc/${pid}/comm" 2>/dev/null)" == "${comm}" ]]
-}
-
-# Ports picked during this run, so that two listeners never get the same one.
-picked_ports=" "
-
-port_free() {
-	local p=$1
-	[[ "${picked_ports}" != *" ${p} "* ]] || return 1
-	if ss -Htan "( sport = :${p} )" 2>/dev/null | grep -q .; then
-		return 1
-	fi
-	if (exec 3<>"/dev/tcp/${bind_host}/${p}") 2>/dev/null; then
-		return 1
-	fi
-	return 0
-}
-
-# pick_port VAR: a free TCP port below the kernel's ephemeral range.
-pick_port() {
-	local var=$1 p i
-	for ((i = 0; i < 500; i++)); do
-		p=$((20000 + RANDOM % 12000))
-		if port_free "${p}"; then
-			picked_ports+="${p} "
-			printf -v "${var}" '%s' "${p}"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
 
 # socket_accepts PATH: a connection to the unix socket PATH succeeds.
 socket_accepts() {
@@ -120,53 +67,6 @@ socket_accepts() {
 		# Listening is the best this host can tell without a client.
 		ss -Hxl 2>/dev/null | grep -qF " ${path} "
 	fi
-}
-
-log_tail() {
-	local f
-	for f in "$@"; do
-		if [[ -s "${f}" ]]; then
-			log "last lines of ${f}:"
-			tail -n 30 "${f}" >&2
-		fi
-	done
-}
-
-# stop_pid PIDFILE COMM: SIGTERM, bounded wait, then SIGKILL.
-stop_pid() {
-	local pidfile=$1 comm=$2 pid i
-	pid_alive "${pidfile}" "${comm}" || return 0
-	pid="$(<"${pidfile}")"
-	kill -TERM "${pid}" 2>/dev/null || true
-	for ((i = 0; i < stop_wait_s * 10; i++)); do
-		pid_alive "${pidfile}" "${comm}" || return 0
-		sleep 0.1
-	done
-	log "${comm} (pid ${pid}) ignored SIGTERM for ${stop_wait_s} s; killing it"
-	kill -KILL "${pid}" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "${pid}" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	die "could not stop ${comm} (pid ${pid})"
-}
-
-# write_meta FILE KEY=VALUE...: values are digits only.
-write_meta() {
-	local file=$1
-	shift
-	printf '%s\n' "$@" >"${file}.tmp"
-	mv -f "${file}.tmp" "${file}"
-}
-
-# read_meta FILE PREFIX: sets PREFIX_relay_port, PREFIX_private_port, ... from FILE.
-read_meta() {
-	local file=$1 prefix=$2 key value
-	[[ -s "${file}" ]] || return 1
-	while IFS='=' read -r key value; do
-		[[ "${key}" =~ ^[a-z_]+$ && "${value}" =~ ^[0-9]+$ ]] || continue
-		printf -v "${prefix}_${key}" '%s' "${value}"
-	done <"${file}"
 }
 
 # render TEMPLATE OUT NAME=VALUE...: replaces each @NAME@ in TEMPLATE.
@@ -390,20 +290,9 @@ write_env() {
 
 # ---------------------------------------------------------------- commands
 
-# Serialises up/down. dingo is started with fds 6-8 closed so that it does
-# not inherit, and hold, the locks.
-with_lock() {
-	mkdir -p "${state}"
-	exec 8>"${state}/dingo.lock"
-	if ! flock -n 8; then
-		log "another dingo.sh is running; waiting for it"
-		flock 8
-	fi
-}
-
 cmd_up() {
 	local start=${SECONDS}
-	with_lock
+	with_lock "${state}/dingo.lock"
 	if healthy && [[ -s "${env_file}" ]]; then
 		log "already up"
 		echo "${env_file}"
@@ -419,7 +308,7 @@ cmd_up() {
 }
 
 cmd_down() {
-	with_lock
+	with_lock "${state}/dingo.lock"
 	rm -f "${env_file}"
 	stop_dingo
 	log "down"

@@ -26,23 +26,13 @@ readonly RIE_MODULE="github.com/aws/aws-lambda-runtime-interface-emulator"
 readonly RIE_VERSION="v0.0.0-20261030222936-bef5c4ba774d"
 readonly RIE_PKG="${RIE_MODULE}/cmd/aws-lambda-rie@${RIE_VERSION}"
 
-cache_dir="${NECTAR_CACHE:-${HOME}/.cache/nectar}"
-state="${NECTAR_LOCAL_STATE:-${cache_dir}/local}"
+tag=lambda
+# shellcheck source=infra/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bin_dir="${cache_dir}/bin"
 rie_bin="${bin_dir}/aws-lambda-rie"
 stamp="${rie_bin}.version"
 env_file="${state}/lambda.env"
-
-log() { printf '[lambda %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-	log "ERROR: $*"
-	exit 1
-}
-
-usage() {
-	sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
 
 # built: the binary is there, runs on this machine, and is the pinned version.
 built() {
@@ -90,17 +80,8 @@ write_env() {
 	mv -f "${env_file}.tmp" "${env_file}"
 }
 
-with_lock() {
-	mkdir -p "${bin_dir}"
-	exec 9>"${bin_dir}/.aws-lambda-rie.lock"
-	if ! flock -n 9; then
-		log "another lambda.sh is running; waiting for it"
-		flock 9
-	fi
-}
-
 cmd_up() {
-	with_lock
+	with_lock "${bin_dir}/.aws-lambda-rie.lock"
 	if [[ "${NECTAR_RIE_REBUILD:-}" == 1 ]] || ! built; then
 		build
 	else

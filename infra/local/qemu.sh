@@ -15,16 +15,9 @@
 # background and nothing is registered with binfmt_misc by this script.
 set -euo pipefail
 
-log() { printf '[qemu %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-	log "ERROR: $*"
-	exit 1
-}
-
-usage() {
-	sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
+tag=qemu
+# shellcheck source=infra/local/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # emulator: the path of an arm64 user-mode emulator, or nothing.
 emulator() {

@@ -9,8 +9,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "${repo}"
 bin="${repo}/bin/nectar"
-
-log() { printf '[run %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+tag=run
+# shellcheck source=infra/local/lib.sh
+source infra/local/lib.sh
 
 infra/local/services.sh up >/dev/null
 # shellcheck disable=SC1090
@@ -25,7 +26,7 @@ export NECTAR_LOG_FORMAT=text
 # port (the follower logs which). NECTAR_HTTP_ADDR=off turns them off.
 if [[ -z "${NECTAR_HTTP_ADDR:-}" ]]; then
 	NECTAR_HTTP_ADDR=127.0.0.1:9108
-	if (exec 3<>/dev/tcp/127.0.0.1/9108) 2>/dev/null; then
+	if ! port_free 9108 listen; then
 		log "127.0.0.1:9108 is in use; serving metrics on a free port instead"
 		NECTAR_HTTP_ADDR=127.0.0.1:0
 	fi

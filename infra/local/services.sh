@@ -20,72 +20,21 @@ set -euo pipefail
 export PATH="${PATH}:/usr/local/sbin:/usr/sbin:/sbin"
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cache_dir="${NECTAR_CACHE:-${HOME}/.cache/nectar}"
-state="${NECTAR_LOCAL_STATE:-${cache_dir}/local}"
+tag=services
+# shellcheck source=infra/local/lib.sh
+source "${script_dir}/lib.sh"
 certs="${state}/certs"
 tidb_dir="${state}/tidb"
 maria_dir="${state}/mariadb"
 env_file="${state}/env"
 tidb_bin="${cache_dir}/bin/tidb-server"
 
-readonly bind_host="127.0.0.1"
 readonly app_user="nectar"
 readonly tidb_wait_s=90
 readonly maria_wait_s=60
 readonly stop_wait_s=30
 
-log() { printf '[services %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-usage() {
-	sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
-
 # ---------------------------------------------------------------- helpers
-
-# pid_alive PIDFILE COMM: the pid in PIDFILE runs and its command is COMM.
-pid_alive() {
-	local pidfile=$1 comm=$2 pid
-	[[ -s "${pidfile}" ]] || return 1
-	pid="$(<"${pidfile}")"
-	[[ "${pid}" =~ ^[0-9]+$ ]] || return 1
-	kill -0 "${pid}" 2>/dev/null || return 1
-	# A zombie (exited, not yet reaped by its new parent) is not alive.
-	local state=""
-	read -r _ _ state _ 2>/dev/null <"/proc/${pid}/stat" || return 1
-	[[ "${state}" != Z ]] || return 1
-	[[ "$(cat "/proc/${pid}/comm" 2>/dev/null)" == "${comm}" ]]
-}
-
-# Ports picked during this run, so that two services never get the same one.
-picked_ports=" "
-
-port_free() {
-	local p=$1
-	[[ "${picked_ports}" != *" ${p} "* ]] || return 1
-	if ss -Htan "( sport = :${p} )" 2>/dev/null | grep -q .; then
-		return 1
-	fi
-	if (exec 3<>"/dev/tcp/${bind_host}/${p}") 2>/dev/null; then
-		return 1
-	fi
-	return 0
-}
-
-# pick_port VAR: a free TCP port below the kernel's ephemeral range.
-pick_port() {
-	local var=$1 p i
-	for ((i = 0; i < 500; i++)); do
-		p=$((20000 + RANDOM % 12000))
-		if port_free "${p}"; then
-			picked_ports+="${p} "
-			printf -v "${var}" '%s' "${p}"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
 
 # sql_socket SOCKET SQL: run SQL as root over a unix socket.
 sql_socket() {
@@ -102,55 +51,7 @@ sql_tcp() {
 		--ssl-ca="${certs}/ca.pem" --ssl-verify-server-cert -N -B -e "${sql}"
 }
 
-log_tail() {
-	local f
-	for f in "$@"; do
-		if [[ -s "${f}" ]]; then
-			log "last lines of ${f}:"
-			tail -n 30 "${f}" >&2
-		fi
-	done
-}
-
-# stop_pid PIDFILE COMM: SIGTERM, bounded wait, then SIGKILL.
-stop_pid() {
-	local pidfile=$1 comm=$2 pid i
-	pid_alive "${pidfile}" "${comm}" || return 0
-	pid="$(<"${pidfile}")"
-	kill -TERM "${pid}" 2>/dev/null || true
-	for ((i = 0; i < stop_wait_s * 10; i++)); do
-		pid_alive "${pidfile}" "${comm}" || return 0
-		sleep 0.1
-	done
-	log "${comm} (pid ${pid}) ignored SIGTERM for ${stop_wait_s} s; killing it"
-	kill -KILL "${pid}" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "${pid}" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	die "could not stop ${comm} (pid ${pid})"
-}
-
 new_password() { openssl rand -hex 16; }
-
-# write_meta FILE KEY=VALUE...: values are digits/hex only.
-write_meta() {
-	local file=$1
-	shift
-	printf '%s\n' "$@" >"${file}.tmp"
-	chmod 600 "${file}.tmp"
-	mv -f "${file}.tmp" "${file}"
-}
-
-# read_meta FILE PREFIX: sets PREFIX_port, PREFIX_password, ... from FILE.
-read_meta() {
-	local file=$1 prefix=$2 key value
-	[[ -s "${file}" ]] || return 1
-	while IFS='=' read -r key value; do
-		[[ "${key}" =~ ^[a-z_]+$ && "${value}" =~ ^[0-9a-f]+$ ]] || continue
-		printf -v "${prefix}_${key}" '%s' "${value}"
-	done <"${file}"
-}
 
 # ---------------------------------------------------------------- prerequisites
 
@@ -458,20 +359,9 @@ write_env() {
 
 # ---------------------------------------------------------------- commands
 
-# Serialises up/down. The servers are started with fd 8 closed (8>&-) so that
-# they do not inherit, and hold, the lock.
-with_lock() {
-	mkdir -p "${state}"
-	exec 8>"${state}/lock"
-	if ! flock -n 8; then
-		log "another services.sh is running; waiting for it"
-		flock 8
-	fi
-}
-
 cmd_up() {
 	local start=${SECONDS}
-	with_lock
+	with_lock "${state}/lock"
 	if tidb_healthy && maria_healthy && [[ -s "${env_file}" ]]; then
 		log "already up"
 		echo "${env_file}"
@@ -498,7 +388,7 @@ cmd_up() {
 }
 
 cmd_down() {
-	with_lock
+	with_lock "${state}/lock"
 	rm -f "${env_file}"
 	stop_tidb
 	stop_maria

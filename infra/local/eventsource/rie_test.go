@@ -18,6 +18,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 )
 
 // envRIE names the aws-lambda-rie binary: source "$(infra/local/lambda.sh env)".
@@ -49,10 +50,7 @@ func rieBin(tb testing.TB) string {
 		return p
 	}
 	const msg = envRIE + " is not set: run `source \"$(infra/local/lambda.sh up)\"` first"
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("required test service missing: %s", msg)
-	}
-	tb.Skipf("SKIPPING: %s", msg)
+	testenv.Missing(tb, msg)
 	return ""
 }
 
