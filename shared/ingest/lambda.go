@@ -3,7 +3,6 @@ package ingest
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/config"
-	"github.com/nectar-indexer/nectar/shared/dbconn"
 	"github.com/nectar-indexer/nectar/shared/emf"
 	"github.com/nectar-indexer/nectar/shared/secrets"
 	"github.com/nectar-indexer/nectar/shared/tidb"
@@ -62,28 +60,18 @@ func (f *Function) Open(ctx context.Context) (*sql.DB, error) {
 	if f.DB != nil {
 		return f.DB, nil
 	}
-	cfg, log := f.Config, f.Logger
+	cfg := f.Config
 	if cfg.DB.SecretARN == "" {
 		if err := cfg.Validate(); err != nil {
 			return nil, err
 		}
-		db, err := dbconn.Open(ctx, cfg.DB)
-		if err != nil {
-			return nil, err
-		}
-		f.DB, f.close = db, db.Close
-		return db, nil
 	}
-	p, err := secrets.New(ctx, secrets.Options{SecretARN: cfg.DB.SecretARN, Region: cfg.SQS.Region, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("secrets: %w", err)
-	}
-	pool, err := secrets.OpenPool(ctx, cfg.DB, p)
+	db, err := secrets.Open(ctx, cfg.DB, cfg.SQS.Region, f.Logger)
 	if err != nil {
 		return nil, err
 	}
-	f.DB, f.close = pool.DB(), pool.Close
-	return f.DB, nil
+	f.DB, f.close = db, db.Close
+	return db, nil
 }
 
 // NewHandler builds the SQS handler over the function's pool.

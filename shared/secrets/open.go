@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -270,3 +271,41 @@ func (rc *rotatingConnector) rotate(ctx context.Context, seen *login) *login {
 
 // Driver returns the MySQL driver.
 func (rc *rotatingConnector) Driver() driver.Driver { return rc.cur.Load().conn.Driver() }
+
+// Open opens the database the way every Nectar binary does: with the
+// credentials of the secret c.SecretARN names when it is set (a Pool, so
+// that logins follow a rotation; region is the secret's AWS region, empty:
+// the SDK's default), else with c's own, validated first. Close the *sql.DB
+// when done.
+func Open(ctx context.Context, c config.DB, region string, log *slog.Logger) (*sql.DB, error) {
+	if c.SecretARN == "" {
+		return dbconn.Open(ctx, c)
+	}
+	p, err := New(ctx, Options{SecretARN: c.SecretARN, Region: region, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	pool, err := OpenPool(ctx, c, p)
+	if err != nil {
+		return nil, err
+	}
+	return pool.DB(), nil
+}
+
+// Resolve returns c with the credentials of the secret c.SecretARN names
+// applied (c itself when it names none): what a one-off connection, such as
+// `nectar check-db`, dials with.
+func Resolve(ctx context.Context, c config.DB, region string, log *slog.Logger) (config.DB, error) {
+	if c.SecretARN == "" {
+		return c, nil
+	}
+	p, err := New(ctx, Options{SecretARN: c.SecretARN, Region: region, Logger: log})
+	if err != nil {
+		return c, fmt.Errorf("secrets: %w", err)
+	}
+	creds, err := p.Get(ctx)
+	if err != nil {
+		return c, err
+	}
+	return p.apply(creds, c)
+}

@@ -18,7 +18,6 @@ import (
 	"github.com/nectar-indexer/nectar/follower"
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/config"
-	"github.com/nectar-indexer/nectar/shared/dbconn"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/schema"
 	"github.com/nectar-indexer/nectar/shared/sqs"
@@ -61,7 +60,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	db, err := dbconn.Open(ctx, cfg.DB)
+	db, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/logbuf"
+	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
 	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
@@ -227,9 +229,10 @@ func waitProgress(tb testing.TB, db *sql.DB, c *child, slot uint64, within time.
 	tb.Fatalf("cursor did not move beyond slot %d within %s; the follower printed:\n%s", slot, within, c.out.String())
 }
 
-// The operations commands, run as an operator would: verify passes on a clean
-// load, rollback refuses a point that is not indexed and deletes above one that is,
-// check-db reports the verified TLS connection.
+// The operations commands, run as an operator would, with the database
+// credentials in Secrets Manager only: verify passes on a clean load, rollback
+// refuses a point that is not indexed and deletes above one that is, check-db
+// reports the verified TLS connection; none prints the password.
 func TestOperationsCommands(t *testing.T) {
 	servers := dbtest.Servers(t)
 	if len(servers) == 0 {
@@ -238,13 +241,24 @@ func TestOperationsCommands(t *testing.T) {
 	s := servers[len(servers)-1] // MariaDB when configured: the fastest to load twice
 	bin := buildBinary(t)
 	_, cfg := s.Open(t)
-	env := append(os.Environ(), "NECTAR_NETWORK=preview", "NECTAR_DB_HOST="+s.Host, "NECTAR_DB_PORT="+s.Port,
-		"NECTAR_DB_USER="+s.User, "NECTAR_DB_PASSWORD="+s.Pass, "NECTAR_DB_DATABASE="+cfg.DBName,
-		"NECTAR_DB_SSL_CA="+os.Getenv("NECTAR_TEST_CA"), "NECTAR_DB_SERVER_NAME=localhost", "NECTAR_HTTP_ADDR=off", "NECTAR_LOG_LEVEL=warn")
+	// The credentials live only in the secret, as on the follower's host.
+	sm := secretstest.New(t)
+	arn := "arn:aws:secretsmanager:us-east-1:000000000000:secret:nectar/ops-AbCdEf"
+	port, _ := strconv.Atoi(s.Port)
+	secret, _ := json.Marshal(map[string]any{"host": s.Host, "port": port, "username": s.User,
+		"password": s.Pass, "dbname": cfg.DBName})
+	sm.Put(arn, string(secret))
+	env := append(os.Environ(), "NECTAR_NETWORK=preview", "NECTAR_DB_SECRET_ARN="+arn,
+		"NECTAR_DB_SSL_CA="+os.Getenv("NECTAR_TEST_CA"), "NECTAR_DB_SERVER_NAME=localhost", "NECTAR_HTTP_ADDR=off",
+		"NECTAR_LOG_LEVEL=info", "AWS_ENDPOINT_URL_SECRETS_MANAGER="+sm.URL(), "AWS_ACCESS_KEY_ID=AKIDOPSTEST",
+		"AWS_SECRET_ACCESS_KEY=ops-test", "AWS_EC2_METADATA_DISABLED=true")
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
+		if strings.Contains(string(out), s.Pass) {
+			t.Errorf("%v printed the database password", args)
+		}
 		return string(out), err
 	}
 	if out, err := run("follow", "--follower-chunk-dir", "../../../testdata/chains/preview", "--batch-max-wait", "100ms"); err != nil {
@@ -275,5 +289,9 @@ func TestOperationsCommands(t *testing.T) {
 	}
 	if out, err = run("verify"); err != nil || !strings.Contains(out, "blocks: 59315") {
 		t.Errorf("verify after resuming: %v\n%s", err, out)
+	}
+	// Every command read the secret: follow ×2, verify ×3, check-db, rollback ×2.
+	if n := sm.Calls("secretsmanager.GetSecretValue"); n < 8 {
+		t.Errorf("the secret was read %d times by 8 commands", n)
 	}
 }

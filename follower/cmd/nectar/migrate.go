@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/nectar-indexer/nectar/shared/config"
-	"github.com/nectar-indexer/nectar/shared/dbconn"
 	"github.com/nectar-indexer/nectar/shared/schema"
 )
 
@@ -20,12 +19,13 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	db, err := dbconn.Open(ctx, cfg.DB)
+	log := newLogger(os.Stderr, cfg.Log)
+	db, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	applied, err := schema.Migrate(ctx, db, newLogger(os.Stderr, cfg.Log))
+	applied, err := schema.Migrate(ctx, db, log)
 	if err != nil {
 		return err
 	}

@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/config"
 	"github.com/nectar-indexer/nectar/shared/dbconn"
+	"github.com/nectar-indexer/nectar/shared/secrets"
 	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
@@ -36,7 +39,11 @@ func runCheckDB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	rep, err := dbconn.Check(ctx, cfg.DB)
+	dbCfg, err := secrets.Resolve(ctx, cfg.DB, cfg.SQS.Region, newLogger(stderr, cfg.Log))
+	if err != nil {
+		return err
+	}
+	rep, err := dbconn.Check(ctx, dbCfg)
 	if err != nil {
 		var ce *dbconn.ConnectError
 		if errors.As(err, &ce) {
@@ -55,7 +62,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	db, err := dbconn.Open(ctx, cfg.DB)
+	db, err := openDB(ctx, cfg, newLogger(stderr, cfg.Log))
 	if err != nil {
 		return err
 	}
@@ -90,7 +97,7 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil || len(h) != 32 {
 		return fmt.Errorf("--to-hash: want the 64 hex digits of a block hash, got %q", *hash)
 	}
-	db, err := dbconn.Open(ctx, cfg.DB)
+	db, err := openDB(ctx, cfg, newLogger(stderr, cfg.Log))
 	if err != nil {
 		return err
 	}
@@ -123,4 +130,11 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "rolled back to %d/%x; the follower resumes from there (stop it first)\n", *slot, h)
 	return nil
+}
+
+// openDB opens the database as ingest does: from the secret db.secret_arn
+// names when it is set (logins follow a rotation), else from the
+// configuration's own credentials.
+func openDB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sql.DB, error) {
+	return secrets.Open(ctx, cfg.DB, cfg.SQS.Region, log)
 }
