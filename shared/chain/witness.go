@@ -55,6 +55,45 @@ func (c *txCtx) witnesses() error {
 	for _, h := range c.body.RequiredSigners() {
 		c.rows.Add(ExtraKeyWitness, c.hash, h.Bytes(), c.slot)
 	}
+	return c.auxScripts()
+}
+
+// auxScripts adds the scripts carried in the transaction's auxiliary data
+// (Allegra and Mary: native scripts; Alonzo on: Plutus too), which db-sync
+// stores in script as well.
+func (c *txCtx) auxScripts() error {
+	a := c.tx.AuxiliaryData()
+	if a == nil {
+		return nil
+	}
+	native, err := a.NativeScripts()
+	if err != nil {
+		return fmt.Errorf("auxiliary data: native scripts: %w", err)
+	}
+	for _, s := range native {
+		c.addScript(s)
+	}
+	v1, err := a.PlutusV1Scripts()
+	if err != nil {
+		return fmt.Errorf("auxiliary data: Plutus V1 scripts: %w", err)
+	}
+	for _, s := range v1 {
+		c.addScript(s)
+	}
+	v2, err := a.PlutusV2Scripts()
+	if err != nil {
+		return fmt.Errorf("auxiliary data: Plutus V2 scripts: %w", err)
+	}
+	for _, s := range v2 {
+		c.addScript(s)
+	}
+	v3, err := a.PlutusV3Scripts()
+	if err != nil {
+		return fmt.Errorf("auxiliary data: Plutus V3 scripts: %w", err)
+	}
+	for _, s := range v3 {
+		c.addScript(s)
+	}
 	return nil
 }
 

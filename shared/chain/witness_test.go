@@ -160,6 +160,7 @@ type wantWitnesses struct {
 	redeemers                      int
 	redeemerRows                   map[string]wantRedeemer // tx hash, purpose, index
 	inline, refScripts             int
+	auxScripts                     int // scripts in auxiliary data (index.tsv does not count them)
 	signers                        map[string]bool // tx hash + key hash
 	scriptSize                     map[string]uint64
 }
@@ -181,6 +182,10 @@ func readWitnesses(tb testing.TB, txs []rawTx) wantWitnesses {
 			w.scripts[h] = rawScript{"timelock", s}
 			native[h] = true
 			w.native++
+		}
+		for h, sc := range auxScriptsOf(tb, tx.aux) {
+			w.scripts[h] = sc
+			w.auxScripts++
 		}
 		txPlutus := map[string]bool{}
 		for _, k := range plutusKeys {
@@ -239,6 +244,38 @@ func readWitnesses(tb testing.TB, txs []rawTx) wantWitnesses {
 	return w
 }
 
+// auxScriptsOf reads the scripts of a transaction's auxiliary data, by hash:
+// Allegra's [metadata, [native scripts]] or Alonzo's tag-259 map
+// {1: native, 2: Plutus V1, 3: V2, 4: V3}. Shelley's bare metadata map has none.
+func auxScriptsOf(tb testing.TB, aux []byte) map[string]rawScript {
+	tb.Helper()
+	out := map[string]rawScript{}
+	switch {
+	case len(aux) == 0:
+	case aux[0]&0xe0 == 0x80:
+		var parts []cbor.RawMessage
+		mustDecode(tb, aux, &parts)
+		if len(parts) > 1 {
+			for _, s := range items(tb, parts[1]) {
+				out[scriptHashOf(0, s)] = rawScript{"timelock", s}
+			}
+		}
+	case bytes.HasPrefix(aux, []byte{0xd9, 0x01, 0x03}):
+		m := map[uint64]cbor.RawMessage{}
+		mustDecode(tb, untag(aux, 259), &m)
+		for _, s := range items(tb, m[1]) {
+			out[scriptHashOf(0, s)] = rawScript{"timelock", s}
+		}
+		for _, k := range plutusKeys {
+			for _, s := range items(tb, m[uint64(k.tag)+1]) {
+				b := byteString(tb, s)
+				out[scriptHashOf(k.tag, b)] = rawScript{k.typ, b}
+			}
+		}
+	}
+	return out
+}
+
 // readOutput records the inline datum and reference script of a post-Babbage
 // (map-shaped) output.
 func (w *wantWitnesses) readOutput(tb testing.TB, o []byte) {
@@ -274,7 +311,7 @@ func (w *wantWitnesses) readOutput(tb testing.TB, o []byte) {
 }
 
 func TestWitnessRowsMatchFixtures(t *testing.T) {
-	var withDatums, withScripts, withRedeemers, withRepeats int
+	var withDatums, withScripts, withRedeemers, withRepeats, withAuxScripts int
 	for _, fb := range loadIndex(t) {
 		t.Run(fb.File, func(t *testing.T) {
 			raw := fb.read(t)
@@ -327,7 +364,7 @@ func TestWitnessRowsMatchFixtures(t *testing.T) {
 			if fb.Counts["inline_datums"] == 0 {
 				checkCount(t, "datum rows", len(d.Rows[Datum]), fb.Counts["witness_datums"], want.witnessDatums == want.witnessDatumsDistinct)
 			}
-			if fb.Counts["ref_scripts"] == 0 {
+			if fb.Counts["ref_scripts"] == 0 && want.auxScripts == 0 {
 				checkCount(t, "plutus script rows", plutusRows, fb.Counts["plutus_scripts"], want.plutus == want.plutusDistinct)
 				checkCount(t, "timelock script rows", byType["timelock"], fb.Counts["native_scripts"], want.native == want.nativeDistinct)
 			}
@@ -393,12 +430,18 @@ func TestWitnessRowsMatchFixtures(t *testing.T) {
 			if want.redeemers > 0 {
 				withRedeemers++
 			}
+			if want.auxScripts > 0 {
+				withAuxScripts++
+			}
 		})
 	}
-	t.Logf("blocks with datums %d, scripts %d, redeemers %d, repeated witnesses %d",
-		withDatums, withScripts, withRedeemers, withRepeats)
+	t.Logf("blocks with datums %d, scripts %d (in auxiliary data %d), redeemers %d, repeated witnesses %d",
+		withDatums, withScripts, withAuxScripts, withRedeemers, withRepeats)
 	if withRepeats == 0 {
 		t.Error("no fixture block repeats a witness: the dedup path is untested")
+	}
+	if withAuxScripts == 0 {
+		t.Error("no fixture block carries a script in its auxiliary data: that path is untested")
 	}
 }
 
