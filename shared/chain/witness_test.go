@@ -160,7 +160,7 @@ type wantWitnesses struct {
 	redeemers                      int
 	redeemerRows                   map[string]wantRedeemer // tx hash, purpose, index
 	inline, refScripts             int
-	auxScripts                     int // scripts in auxiliary data (index.tsv does not count them)
+	auxScripts                     int             // scripts in auxiliary data (index.tsv does not count them)
 	signers                        map[string]bool // tx hash + key hash
 	scriptSize                     map[string]uint64
 }
