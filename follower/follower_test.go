@@ -38,24 +38,10 @@ func previewChain(tb testing.TB) []nodesim.Block {
 	return preview
 }
 
-func startNode(tb testing.TB, blocks []nodesim.Block, visible int) (*nodesim.Server, string) {
-	tb.Helper()
-	srv, err := nodesim.New(nodesim.Options{NetworkMagic: chain.Preview.Magic, Blocks: blocks, InitialTip: visible})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { srv.Close() })
-	path := filepath.Join(tb.TempDir(), "node.socket")
-	if err := srv.ListenUnix(path); err != nil {
-		tb.Fatal(err)
-	}
-	return srv, path
-}
-
 // Test 1: every block of the preview chain, published once in chain order.
 func TestFollowNodeExactlyOnce(t *testing.T) {
 	blocks := previewChain(t)
-	srv, path := startNode(t, blocks, 0)
+	srv, path := followertest.StartNode(t, blocks, 0)
 	rec := &followertest.Recorder{}
 	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
@@ -87,7 +73,7 @@ func TestFollowNodeExactlyOnce(t *testing.T) {
 // continues without a gap or a duplicate.
 func TestFollowNodeDisconnect(t *testing.T) {
 	blocks := previewChain(t)[:8000]
-	srv, path := startNode(t, blocks, 3000)
+	srv, path := followertest.StartNode(t, blocks, 3000)
 	rec := &followertest.Recorder{}
 	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
@@ -120,7 +106,7 @@ func TestFollowRollbacksIntoDatabase(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
 		cleanDB, _ := s.Open(t)
 		clean := tidb.New(cleanDB, tidb.Options{})
-		cleanSrv, cleanPath := startNode(t, blocks, 0)
+		cleanSrv, cleanPath := followertest.StartNode(t, blocks, 0)
 		cr := followertest.Start(t, follower.Options{
 			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanPath, Magic: chain.Preview.Magic}},
 			Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: clean}}, Cursor: clean,
@@ -133,7 +119,7 @@ func TestFollowRollbacksIntoDatabase(t *testing.T) {
 
 		db, _ := s.Open(t)
 		store := tidb.New(db, tidb.Options{})
-		srv, path := startNode(t, blocks, 3000)
+		srv, path := followertest.StartNode(t, blocks, 3000)
 		rec := &followertest.Recorder{Next: &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: store}}}
 		r := followertest.Start(t, follower.Options{
 			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
@@ -186,7 +172,7 @@ func TestFollowRollbacksIntoDatabase(t *testing.T) {
 // A source that cannot find the cursor stops the follower with a clear error.
 func TestFollowIntersectNotFound(t *testing.T) {
 	blocks := previewChain(t)[:100]
-	_, path := startNode(t, blocks, 0)
+	_, path := followertest.StartNode(t, blocks, 0)
 	cur := &followertest.MemCursor{}
 	_ = cur.SaveCursor(context.Background(), "preview", []chain.Point{{Slot: 999999, Hash: bytes.Repeat([]byte{7}, 32)}})
 	f, err := follower.New(follower.Options{Network: chain.Preview, Batch: followertest.BatchOptions(),
@@ -211,7 +197,7 @@ func TestRollbackWhileDown(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
 		cleanDB, _ := s.Open(t)
 		clean := tidb.New(cleanDB, tidb.Options{})
-		cleanSrv, cleanPath := startNode(t, blocks, 0)
+		cleanSrv, cleanPath := followertest.StartNode(t, blocks, 0)
 		cr := followertest.Start(t, follower.Options{
 			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanPath, Magic: chain.Preview.Magic}},
 			Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: clean}}, Cursor: clean,
@@ -224,7 +210,7 @@ func TestRollbackWhileDown(t *testing.T) {
 
 		db, _ := s.Open(t)
 		store := tidb.New(db, tidb.Options{})
-		srv, path := startNode(t, blocks, 2500)
+		srv, path := followertest.StartNode(t, blocks, 2500)
 		opts := func(rec *followertest.Recorder) follower.Options {
 			return follower.Options{
 				Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
@@ -292,7 +278,7 @@ func TestChunksThenNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv, path := startNode(t, blocks, 0)
+	srv, path := followertest.StartNode(t, blocks, 0)
 	rec := &followertest.Recorder{}
 	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.ChunkSource{Dir: dir},

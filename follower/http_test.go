@@ -18,7 +18,7 @@ import (
 // /healthz, /readyz and /metrics while following the preview chain.
 func TestHTTPEndpoints(t *testing.T) {
 	blocks := previewChain(t)[:2000]
-	srv, path := startNode(t, blocks, 0)
+	srv, path := followertest.StartNode(t, blocks, 0)
 	reg := prometheus.NewRegistry()
 	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},

@@ -177,7 +177,7 @@ func runSQS(t *testing.T, c sqsCase) sqsResult {
 		Sender: sends, Network: chain.Preview.Name, HistoryURL: historyURL, TipURL: tipURL}}
 
 	cons := newSQSConsumer(t, c.client, historyURL, tipURL)
-	srv, path := startNode(t, blocks, visible)
+	srv, path := followertest.StartNode(t, blocks, visible)
 	start := time.Now()
 	r := followertest.Start(t, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -71,20 +70,6 @@ func previewBlocks(tb testing.TB, n int) []nodesim.Block {
 	return preview[:n]
 }
 
-func startNode(tb testing.TB, blocks []nodesim.Block, visible int) (*nodesim.Server, string) {
-	tb.Helper()
-	srv, err := nodesim.New(nodesim.Options{NetworkMagic: chain.Preview.Magic, Blocks: blocks, InitialTip: visible})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { srv.Close() })
-	path := filepath.Join(tb.TempDir(), "node.socket")
-	if err := srv.ListenUnix(path); err != nil {
-		tb.Fatal(err)
-	}
-	return srv, path
-}
-
 func startFollower(tb testing.TB, path string, sink follower.Sink, cursor follower.CursorStore) *followertest.Run {
 	tb.Helper()
 	return followertest.Start(tb, follower.Options{
@@ -116,7 +101,7 @@ func TestEndToEnd(t *testing.T) {
 	// sink over the final chain. It runs while the pipeline is set up.
 	refDB, _ := e.tidb.Open(t)
 	ref := tidb.New(refDB, tidb.Options{})
-	refSrv, refPath := startNode(t, final, 0)
+	refSrv, refPath := followertest.StartNode(t, final, 0)
 	refRun := startFollower(t, refPath, &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: ref}}, ref)
 
 	// The pipeline: the function's own TLS-only user, its secret, the
@@ -129,7 +114,7 @@ func TestEndToEnd(t *testing.T) {
 	hr, tr := e.start(t, fn, "ingest-history"), e.start(t, fn, "ingest-tip")
 	hp, tp := e.poll(t, history, hr), e.poll(t, tip, tr)
 
-	srv, path := startNode(t, blocks, visible)
+	srv, path := followertest.StartNode(t, blocks, visible)
 	rec := &followertest.Recorder{Next: &follower.SQSSink{Sender: sqs.NewSender(e.sqs, sqs.SenderOptions{}),
 		Network: chain.Preview.Name, HistoryURL: history, TipURL: tip}}
 	// The follower keeps its cursor in the database, with credentials of its own.

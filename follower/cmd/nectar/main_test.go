@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nectar-indexer/nectar/follower"
+	"github.com/nectar-indexer/nectar/follower/followertest"
 	"github.com/nectar-indexer/nectar/follower/nodesim"
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
@@ -56,9 +57,9 @@ func TestKillAndResume(t *testing.T) {
 	// The clean load, in-process.
 	cleanDB, _ := s.Open(t)
 	cleanStore := tidb.New(cleanDB, tidb.Options{})
-	cleanNode := startNode(t, blocks, 0)
+	cleanSrv, cleanPath := followertest.StartNode(t, blocks, 0)
 	cf, err := follower.New(follower.Options{Network: chain.Preview,
-		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanNode.path, Magic: chain.Preview.Magic}},
+		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanPath, Magic: chain.Preview.Magic}},
 		Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: cleanStore}}, Cursor: cleanStore,
 		Batch: follower.BatchOptions{MaxBytes: 180 << 10, MaxMessageBytes: 256 << 10, MaxBlocks: 500, MaxWait: 50 * time.Millisecond}})
 	if err != nil {
@@ -67,7 +68,7 @@ func TestKillAndResume(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cf.Run(ctx) }()
-	waitCursor(t, cleanDB, cleanNode.srv.Tip(), 3*time.Minute)
+	waitCursor(t, cleanDB, cleanSrv.Tip(), 3*time.Minute)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -78,11 +79,11 @@ func TestKillAndResume(t *testing.T) {
 	}
 
 	db, cfg := s.Open(t)
-	node := startNode(t, blocks, 8000)
+	srv, path := followertest.StartNode(t, blocks, 8000)
 	env := append(os.Environ(),
 		"NECTAR_NETWORK=preview", "NECTAR_DB_HOST="+s.Host, "NECTAR_DB_PORT="+s.Port, "NECTAR_DB_USER="+s.User,
 		"NECTAR_DB_PASSWORD="+s.Pass, "NECTAR_DB_DATABASE="+cfg.DBName, "NECTAR_DB_SSL_CA="+os.Getenv("NECTAR_TEST_CA"),
-		"NECTAR_DB_SERVER_NAME=localhost", "NECTAR_FOLLOWER_NODE_SOCKET="+node.path, "NECTAR_HTTP_ADDR=off",
+		"NECTAR_DB_SERVER_NAME=localhost", "NECTAR_FOLLOWER_NODE_SOCKET="+path, "NECTAR_HTTP_ADDR=off",
 		"NECTAR_BATCH_MAX_WAIT=100ms", "NECTAR_FOLLOWER_RECONNECT_MIN=50ms", "NECTAR_LOG_LEVEL=info")
 	start := func() *child {
 		c := &child{cmd: exec.Command(bin, "follow"), done: make(chan struct{})}
@@ -105,7 +106,7 @@ func TestKillAndResume(t *testing.T) {
 			case <-grow:
 				return
 			case <-time.After(50 * time.Millisecond):
-				node.srv.Extend(40)
+				srv.Extend(40)
 			}
 		}
 	}()
@@ -121,12 +122,12 @@ func TestKillAndResume(t *testing.T) {
 		}
 		<-c.done
 		last = cursorSlot(t, db)
-		t.Logf("kill %d: cursor at slot %d, tip %d", i+1, last, node.srv.Tip().Slot)
+		t.Logf("kill %d: cursor at slot %d, tip %d", i+1, last, srv.Tip().Slot)
 	}
 	close(grow)
-	node.srv.Extend(len(blocks))
+	srv.Extend(len(blocks))
 	c := start()
-	waitCursor(t, db, node.srv.Tip(), 3*time.Minute)
+	waitCursor(t, db, srv.Tip(), 3*time.Minute)
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -158,25 +159,6 @@ func TestKillAndResume(t *testing.T) {
 	if orphans != 1 { // only the first block's parent (the genesis) is not a block
 		t.Errorf("%d blocks whose previous block is missing, want 1", orphans)
 	}
-}
-
-type node struct {
-	srv  *nodesim.Server
-	path string
-}
-
-func startNode(tb testing.TB, blocks []nodesim.Block, visible int) node {
-	tb.Helper()
-	srv, err := nodesim.New(nodesim.Options{NetworkMagic: chain.Preview.Magic, Blocks: blocks, InitialTip: visible})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { srv.Close() })
-	path := filepath.Join(tb.TempDir(), "node.socket")
-	if err := srv.ListenUnix(path); err != nil {
-		tb.Fatal(err)
-	}
-	return node{srv: srv, path: path}
 }
 
 func cursorSlot(tb testing.TB, db *sql.DB) uint64 {
