@@ -212,10 +212,10 @@ func (r *Run) WaitHead(tb testing.TB, p chain.Point, within time.Duration) {
 	tb.Fatalf("follower did not reach %s within %s (cursor %v)", p, within, r.F.Cursor())
 }
 
-// StartNode serves blocks (the first visible of them; all when visible is 0,
-// the rest through Extend)
-// as a preview node over N2C on a unix socket in the test's temporary
-// directory, until the test ends. It returns the server and the socket path.
+// StartNode serves blocks as a preview node over N2C on a unix socket in the
+// test's temporary directory, until the test ends: the first visible of them
+// (all when visible is 0), the rest through Extend. It returns the server
+// and the socket path.
 func StartNode(tb testing.TB, blocks []nodesim.Block, visible int) (*nodesim.Server, string) {
 	tb.Helper()
 	srv, err := nodesim.New(nodesim.Options{NetworkMagic: chain.Preview.Magic, Blocks: blocks, InitialTip: visible})
