@@ -75,5 +75,5 @@ cat <<MSG
 
 Open a SQL prompt on the result:
   source "\$(infra/local/services.sh env)"
-  mariadb -h \$NECTAR_TEST_TIDB_HOST -P \$NECTAR_TEST_TIDB_PORT -u nectar -p"\$NECTAR_TEST_TIDB_PASSWORD" --ssl-ca="\$NECTAR_TEST_CA" ${prefix}_preview
+  MYSQL_PWD="\$NECTAR_TEST_TIDB_PASSWORD" mariadb -h "\$NECTAR_TEST_TIDB_HOST" -P "\$NECTAR_TEST_TIDB_PORT" -u nectar --ssl-ca="\$NECTAR_TEST_CA" --ssl-verify-server-cert ${prefix}_preview
 MSG
