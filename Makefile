@@ -13,7 +13,7 @@ ENV := source "$$($(SERVICES) env)" && source "$$($(DINGO) env)" && source "$$($
 FUZZTIME ?= 20s
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test unit fuzz services services-down bench vet build build-IngestFunction build-MigrateFunction
+.PHONY: run test unit fuzz services services-down bench vet build build-IngestFunction build-MigrateFunction build-VerifyFunction
 
 # The one-machine mode: local TiDB, the follower over the chain data in testdata/.
 run:
@@ -68,7 +68,11 @@ build-IngestFunction:
 build-MigrateFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/migrate
 
+build-VerifyFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/verify
+
 build:
 	$(MAKE) build-IngestFunction ARTIFACTS_DIR=dist/ingest
 	$(MAKE) build-MigrateFunction ARTIFACTS_DIR=dist/migrate
+	$(MAKE) build-VerifyFunction ARTIFACTS_DIR=dist/verify
 	$(GO) build -o bin/nectar ./follower/cmd/nectar

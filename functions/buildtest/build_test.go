@@ -14,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nectar-indexer/nectar/shared/batch"
+	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/schema"
+	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // invocations says how to check each function under RIE: one invocation
@@ -23,6 +27,7 @@ import (
 var invocations = map[string]func(t *testing.T, e *env, boot string){
 	"IngestFunction":  invokeIngest,
 	"MigrateFunction": invokeMigrate,
+	"VerifyFunction":  invokeVerify,
 }
 
 // TestBootstrapsUnderRIE is issue 5's test 2: `make build` produces, for
@@ -159,5 +164,50 @@ func (e *env) checkEmulated(t *testing.T, r *running, boot string) {
 	}
 	if args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"); !slices.Contains(args, boot) {
 		t.Fatalf("the function's process %d runs %q, not %s", pid, args, boot)
+	}
+}
+
+// invokeVerify: a scheduled event over a database holding two batches with
+// one missing between them answers not OK with one gap; the chain whole, OK.
+func invokeVerify(t *testing.T, e *env, boot string) {
+	db, name := e.migratedDB(t)
+	blocks := conway(t)[:6]
+	a := &ingest.Applier{Net: chain.Mainnet, Store: tidb.New(db, tidb.Options{})}
+	apply := func(bs []batch.Block, prev []byte) *batch.Envelope {
+		t.Helper()
+		env := ingest.NewBlocks(network, prev, nil, bs)
+		if _, err := a.Apply(context.Background(), env); err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	first := apply(blocks[:2], nil)
+	missing := ingest.NewBlocks(network, first.Last.Hash, nil, blocks[2:4])
+	apply(blocks[4:], missing.Last.Hash)
+
+	r := e.startRIE(t, "verify", boot, true, e.functionEnv(name))
+	scheduled := []byte(`{"version": "0", "id": "89d1a02d-5ec7-412e-82f5-13505f849b41", "detail-type": "Scheduled Event",
+"source": "aws.events", "time": "2026-11-26T12:00:00Z", "region": "us-east-1", "detail": {}}`)
+	answer := func() ingest.VerifyResult {
+		t.Helper()
+		var res ingest.VerifyResult
+		body := r.invoke(t, scheduled)
+		if err := json.Unmarshal(body, &res); err != nil || res.Report == "" {
+			t.Fatalf("answer is not a verify result (%v): %s", err, body)
+		}
+		return res
+	}
+	start := time.Now()
+	if res := answer(); res.OK || res.Gaps != 1 || res.Blocks != 4 {
+		t.Errorf("with a batch missing: %+v", res)
+	}
+	t.Logf("verify (arm64 under qemu): answered in %s, init included", time.Since(start).Round(time.Millisecond))
+	e.checkEmulated(t, r, boot)
+	apply(blocks[2:4], first.Last.Hash)
+	if res := answer(); !res.OK || res.Gaps != 0 || res.Blocks != 6 {
+		t.Errorf("whole: %+v", res)
+	}
+	if !strings.Contains(r.out.String(), `"ChainGaps"`) {
+		t.Errorf("no ChainGaps metric in the function's output:\n%s", r.out.String())
 	}
 }

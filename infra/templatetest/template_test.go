@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,7 +148,7 @@ func TestAppShape(t *testing.T) {
 		}
 	})
 	t.Run("environment", func(t *testing.T) {
-		for _, fn := range []string{"IngestFunction", "MigrateFunction"} {
+		for _, fn := range []string{"IngestFunction", "MigrateFunction", "VerifyFunction"} {
 			vars := at(t, app, "Resources", fn, "Properties", "Environment", "Variables")
 			want := map[string]any{
 				"NECTAR_NETWORK":       ref("Network"),
@@ -177,6 +178,44 @@ func TestAppShape(t *testing.T) {
 		ingest := at(t, app, "Resources", "IngestFunction")
 		if deps := Strings(ingest["DependsOn"]); len(deps) != 1 || deps[0] != "NectarSchema" {
 			t.Errorf("IngestFunction DependsOn %v, want NectarSchema (schema before code)", deps)
+		}
+	})
+	t.Run("scheduled verify", func(t *testing.T) {
+		ev := at(t, app, "Resources", "VerifyFunction", "Properties", "Events", "Hourly")
+		if ev["Type"] != "Schedule" {
+			t.Errorf("VerifyFunction's event is %v, want Schedule", ev["Type"])
+		}
+		// ChainGapAlarm: the verify's ChainGaps with every source queue's visible and in-flight
+		// counts, each id of the expression defined.
+		metrics, _ := at(t, app, "Resources", "ChainGapAlarm", "Properties")["Metrics"].([]any)
+		ids, expr := map[string]bool{}, ""
+		for _, m := range metrics {
+			mm, _ := m.(map[string]any)
+			ids[mm["Id"].(string)] = true
+			if e, ok := mm["Expression"].(string); ok {
+				expr = e
+			}
+		}
+		for _, id := range regexp.MustCompile(`\b[a-z][a-z0-9_]*\b`).FindAllString(expr, -1) {
+			if id != "" && !ids[id] && !slices.Contains([]string{"if", "and"}, id) {
+				t.Errorf("ChainGapAlarm expression %q uses %s, which no metric defines", expr, id)
+			}
+		}
+		alarms := Alarms(app)
+		if !hasAlarm(alarms, "Nectar", "ChainGaps", "Function", Canonical("verify")) {
+			t.Error("ChainGapAlarm does not read Nectar/ChainGaps of the verify function")
+		}
+		for _, q := range SourceQueues(app) {
+			name := Canonical(getAtt(q.Name, "QueueName"))
+			for _, m := range []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible"} {
+				found := false
+				for _, a := range alarms {
+					found = found || (a.Name == "ChainGapAlarm" && a.Metric == m && a.Dimensions["QueueName"] == name)
+				}
+				if !found {
+					t.Errorf("ChainGapAlarm does not read %s of %s: a gap that batch is about to fill would alarm", m, q.Name)
+				}
+			}
 		}
 	})
 	t.Run("outputs", func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/config"
 	"github.com/nectar-indexer/nectar/shared/dbconn"
+	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/secrets"
 	"github.com/nectar-indexer/nectar/shared/tidb"
 )
@@ -67,7 +68,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer db.Close()
-	rep, err := tidb.New(db, tidb.Options{}).Verify(ctx, cfg.Network, 100)
+	rep, err := tidb.New(db, tidb.Options{}).Verify(ctx, cfg.Network, ingest.DefaultVerifyLimit)
 	if err != nil {
 		return err
 	}
