@@ -141,10 +141,17 @@ func benchInit(b *testing.B) {
 		checkBootstrap(b, boots[fn.Name], fn.Pkg, elfMachine[hostArch], hostArch)
 	}
 	payload := func(fn function) ([]byte, func([]byte)) {
-		if fn.Name == "MigrateFunction" {
+		switch fn.Name {
+		case "MigrateFunction":
 			return []byte("{}"), func(body []byte) {
 				if !bytes.HasPrefix(body, []byte(`{"applied":`)) {
 					b.Fatalf("migrate answered %q", body)
+				}
+			}
+		case "VerifyFunction":
+			return []byte(`{"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}`), func(body []byte) {
+				if !bytes.HasPrefix(body, []byte(`{"ok":true,`)) {
+					b.Fatalf("verify answered %q", body)
 				}
 			}
 		}
