@@ -231,7 +231,9 @@ func TestPoisonMessage(t *testing.T) {
 	user, password := dbUser(t, admin, mc.DBName)
 	fn := e.newFunction(t, user, password, mc.DBName)
 	const maxReceive = 2
-	history, _, names := e.queues(t, sqs.QueueOptions{MaxReceiveCount: maxReceive, VisibilityTimeout: time.Second})
+	// Short enough that the poison's retries come quickly, long enough that an invocation applying
+	// nine batches on a loaded machine finishes before its messages would be delivered again.
+	history, _, names := e.queues(t, sqs.QueueOptions{MaxReceiveCount: maxReceive, VisibilityTimeout: 4 * time.Second})
 	dlq := e.queueURL(t, names.HistoryDLQ)
 
 	envs := previewEnvelopes(t, 24) // 216 blocks in 9 envelopes
