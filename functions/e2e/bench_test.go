@@ -3,9 +3,7 @@ package e2e_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -109,45 +107,8 @@ func nectarStyle(db *sql.DB, raw []immutable.Block) error {
 		if err != nil {
 			return err
 		}
-		groups := map[string]*chain.Rows{}
-		var order []string
-		for t, rows := range d.Rows {
-			for _, r := range rows {
-				k := fmt.Sprint(r[0])
-				g, ok := groups[k]
-				if !ok {
-					g = &chain.Rows{}
-					groups[k] = g
-					order = append(order, k)
-				}
-				g[t] = append(g[t], r)
-			}
-		}
-		for _, k := range order {
-			tx, err := db.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			for t, rows := range groups[k] {
-				if len(rows) == 0 {
-					continue
-				}
-				tab := chain.Tables[t]
-				tuple := "(" + strings.Repeat("?,", len(tab.Columns)-1) + "?)"
-				var args []any
-				for _, r := range rows {
-					args = append(args, r...)
-				}
-				q := "INSERT IGNORE INTO `" + tab.Name + "` (`" + strings.Join(tab.Columns, "`,`") + "`) VALUES " +
-					strings.Repeat(tuple+",", len(rows)-1) + tuple
-				if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-					tx.Rollback()
-					return fmt.Errorf("insert %s: %w", tab.Name, err)
-				}
-			}
-			if err := tx.Commit(); err != nil {
-				return err
-			}
+		if err := dbtest.PerTransaction(ctx, db, dbtest.ByFirstKey(&d.Rows)); err != nil {
+			return err
 		}
 	}
 	return nil

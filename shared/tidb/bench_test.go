@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -69,20 +68,8 @@ func plainLoad(tb testing.TB, db *sql.DB, rows *chain.Rows) {
 		tb.Fatal(err)
 	}
 	defer conn.Close()
-	for t, tab := range chain.Tables {
-		cols := "`" + strings.Join(tab.Columns, "`,`") + "`"
-		tuple := "(" + strings.Repeat("?,", len(tab.Columns)-1) + "?)"
-		for i := 0; i < len(rows[t]); i += 1000 {
-			part := rows[t][i:min(i+1000, len(rows[t]))]
-			args := make([]any, 0, len(part)*len(tab.Columns))
-			for _, r := range part {
-				args = append(args, r...)
-			}
-			q := "INSERT INTO `" + tab.Name + "` (" + cols + ") VALUES " + strings.Repeat(tuple+",", len(part)-1) + tuple
-			if _, err := conn.ExecContext(ctx, q, args...); err != nil {
-				tb.Fatalf("plain insert %s: %v", tab.Name, err)
-			}
-		}
+	if err := dbtest.InsertRows(ctx, conn, "INSERT", rows, 1000); err != nil {
+		tb.Fatalf("plain load: %v", err)
 	}
 }
 
@@ -161,20 +148,7 @@ func BenchmarkNectarStyleBaseline(b *testing.B) {
 	}
 	all.Dedup()
 	// Group every row by the transaction (or block) it belongs to: its first key column.
-	groups := map[string]*chain.Rows{}
-	var order []string
-	for t, rs := range all {
-		for _, r := range rs {
-			k := fmt.Sprint(r[0])
-			g, ok := groups[k]
-			if !ok {
-				g = &chain.Rows{}
-				groups[k] = g
-				order = append(order, k)
-			}
-			g[t] = append(g[t], r)
-		}
-	}
+	groups := dbtest.ByFirstKey(&all)
 	rows := all.Count()
 	for _, srv := range dbtest.Servers(b) {
 		b.Run(srv.Name, func(b *testing.B) {
@@ -189,10 +163,8 @@ func BenchmarkNectarStyleBaseline(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				for _, k := range order {
-					if err := perTxLoad(conn, groups[k]); err != nil {
-						b.Fatal(err)
-					}
+				if err := dbtest.PerTransaction(context.Background(), conn, groups); err != nil {
+					b.Fatal(err)
 				}
 				conn.Close()
 				old += time.Since(start)
@@ -211,30 +183,4 @@ func BenchmarkNectarStyleBaseline(b *testing.B) {
 			b.ReportMetric(old.Seconds()/ours.Seconds(), "nectar-speedup")
 		})
 	}
-}
-
-func perTxLoad(conn *sql.Conn, g *chain.Rows) error {
-	ctx := context.Background()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for t, rs := range g {
-		if len(rs) == 0 {
-			continue
-		}
-		tab := chain.Tables[t]
-		tuple := "(" + strings.Repeat("?,", len(tab.Columns)-1) + "?)"
-		var args []any
-		for _, r := range rs {
-			args = append(args, r...)
-		}
-		q := "INSERT IGNORE INTO `" + tab.Name + "` (`" + strings.Join(tab.Columns, "`,`") + "`) VALUES " +
-			strings.Repeat(tuple+",", len(rs)-1) + tuple
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("insert %s: %w", tab.Name, err)
-		}
-	}
-	return tx.Commit()
 }
