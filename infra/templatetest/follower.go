@@ -82,18 +82,6 @@ func ParseEnvFile(text string) ([]EnvVar, error) {
 	return out, nil
 }
 
-var secretPair = regexp.MustCompile(`\b(NECTAR_[A-Z0-9_]+)=([a-z_]+)\b`)
-
-// SecretMapping returns the variable -> secret key pairs of infra/aws/host/db-env (written there
-// as VARIABLE=key words).
-func SecretMapping(script string) map[string]string {
-	out := map[string]string{}
-	for _, m := range secretPair.FindAllStringSubmatch(script, -1) {
-		out[m[1]] = m[2]
-	}
-	return out
-}
-
 // Instruction is one Dockerfile instruction.
 type Instruction struct{ Cmd, Args string }
 

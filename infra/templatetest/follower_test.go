@@ -25,7 +25,6 @@ const (
 	followerUnit  = "infra/aws/host/nectar-follower.service"
 	nodeUnit      = "infra/aws/host/cardano-node.service"
 	followerEnv   = "infra/aws/host/follower.env"
-	dbEnvScript   = "infra/aws/host/db-env"
 	agentConfig   = "infra/aws/host/cloudwatch-agent.json"
 	scrapeConfig  = "infra/aws/host/prometheus.yaml"
 	dockerfile    = "infra/aws/container/Dockerfile"
@@ -39,7 +38,6 @@ var hostFiles = map[string]string{
 	"/etc/systemd/system/nectar-follower.service":                 "infra/aws/host/nectar-follower.service",
 	"/etc/cardano/node.env":                                       "infra/aws/host/cardano-node.env",
 	"/etc/nectar/follower.env":                                    "infra/aws/host/follower.env",
-	"/usr/local/libexec/nectar/db-env":                            "infra/aws/host/db-env",
 	"/usr/local/libexec/nectar/prepare-volume":                    "infra/aws/host/prepare-volume",
 	"/etc/logrotate.d/nectar":                                     "infra/aws/host/logrotate-nectar",
 	"/opt/aws/amazon-cloudwatch-agent/etc/nectar.json":            "infra/aws/host/cloudwatch-agent.json",
@@ -133,6 +131,7 @@ func TestFollowerRoleIsExact(t *testing.T) {
 	want := map[string][]string{
 		"sqs:SendMessage":               {c(ref("HistoryQueueArn")), c(ref("TipQueueArn"))},
 		"secretsmanager:GetSecretValue": {c(ref("DatabaseSecretArn"))},
+		"secretsmanager:DescribeSecret": {c(ref("DatabaseSecretArn"))},
 		"cloudwatch:PutMetricData":      {`"*" if {"StringEquals":{"cloudwatch:namespace":"` + FollowerNamespace + `"}}`},
 		"logs:CreateLogStream":          {c(getAtt("FollowerLogGroup", "Arn")), c(getAtt("MetricsLogGroup", "Arn"))},
 		"logs:PutLogEvents":             {c(getAtt("FollowerLogGroup", "Arn")), c(getAtt("MetricsLogGroup", "Arn"))},
@@ -215,7 +214,7 @@ func TestFollowerHostFilesMatchTemplate(t *testing.T) {
 			t.Errorf("infra/aws/host/%s is not installed by %s", e.Name(), followerStack)
 		}
 	}
-	for _, script := range []string{"/usr/local/libexec/nectar/db-env", "/usr/local/libexec/nectar/prepare-volume"} {
+	for _, script := range []string{"/usr/local/libexec/nectar/prepare-volume"} {
 		if m, _ := files[script].(map[string]any); m["mode"] != "000755" {
 			t.Errorf("%s: mode %v, want 000755", script, m["mode"])
 		}
@@ -242,7 +241,6 @@ func followerDefinitions(t *testing.T) FollowerDefinitions {
 	}
 	d.UnitExec = Exec(execs[0])
 	d.UnitEnv = map[string]string{}
-	mapping := SecretMapping(readFile(t, dbEnvScript))
 	for _, f := range unit.Values("Service", "EnvironmentFile") {
 		switch path := strings.TrimPrefix(f, "-"); path {
 		case "/etc/nectar/follower.env":
@@ -252,13 +250,6 @@ func followerDefinitions(t *testing.T) FollowerDefinitions {
 			}
 			for _, v := range vars {
 				d.UnitEnv[v.Name] = v.Value
-			}
-		case "/run/nectar/db.env":
-			if !strings.Contains(readFile(t, dbEnvScript), "out="+path) {
-				t.Errorf("%s does not write %s", dbEnvScript, path)
-			}
-			for k, key := range mapping {
-				d.UnitEnv[k] = "secret:" + key
 			}
 		default:
 			t.Errorf("%s: EnvironmentFile %s: unknown to this test", followerUnit, path)
@@ -375,7 +366,7 @@ func TestFollowerUnitAndContainerAgree(t *testing.T) {
 			{"container sets a key the unit does not", func(d *FollowerDefinitions) { d.ContainerEnv["NECTAR_LOG_LEVEL"] = "debug" }, "NECTAR_LOG_LEVEL: set by the container"},
 			{"unit sets a key the container does not", func(d *FollowerDefinitions) { delete(d.ContainerEnv, "NECTAR_SQS_REGION") }, "NECTAR_SQS_REGION: set by the unit"},
 			{"different sink", func(d *FollowerDefinitions) { d.ContainerEnv["NECTAR_FOLLOWER_SINK"] = "local" }, `the container "local"`},
-			{"password from another key", func(d *FollowerDefinitions) { d.ContainerEnv["NECTAR_DB_PASSWORD"] = "secret:pass" }, "NECTAR_DB_PASSWORD: the unit takes"},
+			{"password from the environment", func(d *FollowerDefinitions) { d.ContainerEnv["NECTAR_DB_PASSWORD"] = "secret:password" }, "NECTAR_DB_PASSWORD: set by the container"},
 			{"different command", func(d *FollowerDefinitions) { d.ContainerExec = []string{"/usr/local/bin/nectar", "verify"} }, "the task definition runs"},
 			{"image runs something else", func(d *FollowerDefinitions) { d.ImageExec = []string{"/nectar"} }, "ENTRYPOINT+CMD"},
 			{"docs miss a key", func(d *FollowerDefinitions) { d.DocKeys = d.DocKeys[1:] }, "docs/deploy.md does not list"},
@@ -403,14 +394,17 @@ func TestFollowerUnitAndContainerAgree(t *testing.T) {
 // TestFollowerConfigurationIsValid loads the unit's and the container's variables, with example
 // values for the stack parameters and placeholders, through shared/config and validates them as
 // `nectar follow` does.
+const exampleSecretARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:nectar/mainnet/tidb-AbCdEf"
+
 func TestFollowerConfigurationIsValid(t *testing.T) {
 	stack := load(t, followerStack)
 	d := followerDefinitions(t)
 	examples := map[string]string{
 		"${Network}": "mainnet", "NETWORK": "mainnet",
 		"${AWS::Region}": "eu-central-1", "REGION": "eu-central-1", "ACCOUNT_ID": "123456789012", "STACK": "nectar-mainnet",
-		"${HistoryQueueUrl}": "https://sqs.eu-central-1.amazonaws.com/123456789012/nectar-mainnet-history",
-		"${TipQueueUrl}":     "https://sqs.eu-central-1.amazonaws.com/123456789012/nectar-mainnet-tip.fifo",
+		"${HistoryQueueUrl}":   "https://sqs.eu-central-1.amazonaws.com/123456789012/nectar-mainnet-history",
+		"${TipQueueUrl}":       "https://sqs.eu-central-1.amazonaws.com/123456789012/nectar-mainnet-tip.fifo",
+		"${DatabaseSecretArn}": exampleSecretARN, "DATABASE_SECRET_ARN": exampleSecretARN,
 	}
 	for _, p := range []string{"BatchMaxMessageBytes", "BatchMaxBytes"} {
 		v, err := stack.Scalar(ref(p), nil)
@@ -419,15 +413,10 @@ func TestFollowerConfigurationIsValid(t *testing.T) {
 		}
 		examples["${"+p+"}"] = v
 	}
-	secret := map[string]string{"host": "gateway01.eu-central-1.prod.aws.tidbcloud.com", "port": "4000",
-		"username": "2x3y4z.root", "password": "example", "dbname": "nectar_mainnet"}
 	for name, env := range map[string]map[string]string{"unit": d.UnitEnv, "container": d.ContainerEnv} {
 		t.Run(name, func(t *testing.T) {
 			vars := map[string]string{}
 			for k, v := range env {
-				if key, ok := strings.CutPrefix(v, "secret:"); ok {
-					v = secret[key]
-				}
 				for ph, ex := range examples {
 					v = strings.ReplaceAll(v, ph, ex)
 				}
@@ -440,8 +429,12 @@ func TestFollowerConfigurationIsValid(t *testing.T) {
 			if err := errors.Join(cfg.Validate(), cfg.ValidateFollower()); err != nil {
 				t.Errorf("nectar follow would refuse this configuration: %v", err)
 			}
-			if cfg.Follower.Sink != config.SinkSQS || cfg.DB.Host != secret["host"] || cfg.DB.Password != secret["password"] {
-				t.Errorf("loaded sink %q host %q: the variables did not reach the config", cfg.Follower.Sink, cfg.DB.Host)
+			// The credentials come from the secret the follower reads itself, never from a variable.
+			if cfg.Follower.Sink != config.SinkSQS || cfg.DB.SecretARN != exampleSecretARN {
+				t.Errorf("loaded sink %q secret %q: the variables did not reach the config", cfg.Follower.Sink, cfg.DB.SecretARN)
+			}
+			if cfg.DB.Password != "" || cfg.DB.User != "" || cfg.DB.DSN != "" {
+				t.Errorf("the %s sets database credentials in a variable; they belong in the secret", name)
 			}
 		})
 	}
