@@ -17,6 +17,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
@@ -61,11 +62,11 @@ func TestFIFORetryAfterVisibilityTimeout(t *testing.T) {
 	injected(t, "database unavailable when the first tip message is applied (partial batch failure)")
 	send(t, client, tip, messages(t, chain.Mainnet.Name, envs))
 	p := poll(t, client, tip, fn.invoke)
-	waitFor(t, time.Minute, "the first message failed", func() bool { return app.failures() > 0 })
+	testenv.WaitFor(t, time.Minute, "the first message failed", func() bool { return app.failures() > 0 })
 	if err := gate.enable(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Minute, "every message applied and deleted", func() bool {
+	testenv.WaitFor(t, 2*time.Minute, "every message applied and deleted", func() bool {
 		return len(app.order()) == len(envs) && sqstest.Count(t, client, tip) == 0
 	})
 

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
+	"github.com/nectar-indexer/nectar/infra/local/eventsource/eventsourcetest"
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/sqs"
@@ -21,8 +22,8 @@ import (
 	"github.com/nectar-indexer/nectar/shared/testenv"
 )
 
-// envRIE names the aws-lambda-rie binary: source "$(infra/local/lambda.sh env)".
-const envRIE = "NECTAR_TEST_RIE"
+// ingestBootstrap is functions/ingest built for this machine.
+var ingestBootstrap = &eventsourcetest.Bootstrap{Pkg: "github.com/nectar-indexer/nectar/functions/ingest"}
 
 // The ingest process killed mid-batch under the Lambda runtime emulator and
 // retried: four history messages of 60 mainnet Conway blocks each (a few
@@ -39,10 +40,7 @@ func TestIngestKilledUnderRIE(t *testing.T) {
 		kills      = 2
 		visibility = 5 * time.Second
 	)
-	rie := os.Getenv(envRIE)
-	if rie == "" {
-		testenv.Missing(t, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
-	}
+	rie := eventsourcetest.Bin(t)
 	srv := sharedTiDB(t)
 	client := sqstest.NewClient(t)
 	envs := cut(chain.Mainnet.Name, nil, nil, conwayBlocks(t, 600, 840), 60)
@@ -53,7 +51,7 @@ func TestIngestKilledUnderRIE(t *testing.T) {
 	if serverName == "" {
 		serverName = "localhost"
 	}
-	fn := &lambdaFunction{t: t, opts: eventsource.RIEOptions{Bin: rie, Bootstrap: bootstrap(t), FunctionName: "ingest",
+	fn := &lambdaFunction{t: t, opts: eventsource.RIEOptions{Bin: rie, Bootstrap: ingestBootstrap.Path(t, buildDir), FunctionName: "ingest",
 		Timeout: time.Minute, Env: []string{
 			"NECTAR_NETWORK=" + chain.Mainnet.Name,
 			"NECTAR_DB_HOST=" + srv.Host,
@@ -93,7 +91,7 @@ func TestIngestKilledUnderRIE(t *testing.T) {
 		injected(t, "ingest bootstrap and RIE SIGKILLed while a batch transaction was writing")
 		fn.start()
 	}
-	waitFor(t, 2*time.Minute, "every batch applied and the queue empty", func() bool {
+	testenv.WaitFor(t, 2*time.Minute, "every batch applied and the queue empty", func() bool {
 		return count(t, db, "SELECT COUNT(*) FROM ingest_batch") == int64(len(envs)) && sqstest.Count(t, client, history) == 0
 	})
 
@@ -112,26 +110,6 @@ func TestIngestKilledUnderRIE(t *testing.T) {
 	if t.Failed() {
 		t.Logf("function output:\n%s", fn.out.String())
 	}
-}
-
-var (
-	bootOnce sync.Once
-	bootPath string
-	bootErr  error
-)
-
-// bootstrap builds functions/ingest for this machine, once.
-func bootstrap(tb testing.TB) string {
-	tb.Helper()
-	bootOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		bootPath, bootErr = eventsource.BuildBootstrap(ctx, "github.com/nectar-indexer/nectar/functions/ingest", buildDir)
-	})
-	if bootErr != nil {
-		tb.Fatal(bootErr)
-	}
-	return bootPath
 }
 
 // lambdaFunction is the ingest function under RIE, one container at a time:
@@ -191,7 +169,7 @@ func (f *lambdaFunction) kill() {
 			f.t.Fatalf("kill process group %d: %v", g, err)
 		}
 	}
-	waitFor(f.t, 10*time.Second, "the container's processes gone", func() bool {
+	testenv.WaitFor(f.t, 10*time.Second, "the container's processes gone", func() bool {
 		for _, g := range groups {
 			if len(groupMembers(g)) > 0 {
 				return false

@@ -13,6 +13,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
+	"github.com/nectar-indexer/nectar/infra/local/eventsource/eventsourcetest"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/sqs"
@@ -75,35 +76,8 @@ func queueURL(tb testing.TB, client *awssqs.Client, name string) string {
 // poll runs a Poller of queueURL into invoke until the test ends.
 func poll(tb testing.TB, client sqs.API, queueURL string, invoke eventsource.InvokeFunc) *eventsource.Poller {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: queueURL, Invoke: invoke,
-		BatchSize: 10, Wait: time.Second, Logger: testLogger(tb)}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				tb.Errorf("poller: %v", err)
-			}
-		case <-time.After(time.Minute):
-			tb.Errorf("poller of %s did not stop", queueURL)
-		}
-	})
-	return p
-}
-
-// waitFor polls cond every 50 ms until it holds, or fails the test after within.
-func waitFor(tb testing.TB, within time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return eventsourcetest.Run(tb, &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: queueURL, Invoke: invoke,
+		BatchSize: 10, Wait: time.Second, Logger: testLogger(tb)}, time.Minute)
 }
 
 // batchID is a record's batch id attribute.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
@@ -80,7 +81,7 @@ func TestTiDBRestartMidIngest(t *testing.T) {
 		front.disable()
 		cutAt := time.Now()
 		// The server notices the dropped connections and ends their sessions.
-		waitFor(t, 30*time.Second, "the cut sessions gone", func() bool {
+		testenv.WaitFor(t, 30*time.Second, "the cut sessions gone", func() bool {
 			left, err := sessionIDs(ctx, watch, "SELECT ID FROM information_schema.processlist WHERE DB = ?", cfg.DBName)
 			return err == nil && !slices.ContainsFunc(writing, func(id uint64) bool { return slices.Contains(left, id) })
 		})

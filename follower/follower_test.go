@@ -105,17 +105,7 @@ func TestFollowRollbacksIntoDatabase(t *testing.T) {
 	k := int(chain.Preview.SecurityParam)
 	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
 		cleanDB, _ := s.Open(t)
-		clean := tidb.New(cleanDB, tidb.Options{})
-		cleanSrv, cleanPath := followertest.StartNode(t, blocks, 0)
-		cr := followertest.Start(t, follower.Options{
-			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanPath, Magic: chain.Preview.Magic}},
-			Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: clean}}, Cursor: clean,
-		})
-		cr.WaitHead(t, cleanSrv.Tip(), 3*time.Minute)
-		want, err := tidb.Checksums(context.Background(), cleanDB)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := followertest.CleanLoad(t, cleanDB, blocks)
 
 		db, _ := s.Open(t)
 		store := tidb.New(db, tidb.Options{})
@@ -196,17 +186,7 @@ func TestRollbackWhileDown(t *testing.T) {
 	blocks := previewChain(t)[:3000]
 	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
 		cleanDB, _ := s.Open(t)
-		clean := tidb.New(cleanDB, tidb.Options{})
-		cleanSrv, cleanPath := followertest.StartNode(t, blocks, 0)
-		cr := followertest.Start(t, follower.Options{
-			Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanPath, Magic: chain.Preview.Magic}},
-			Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: clean}}, Cursor: clean,
-		})
-		cr.WaitHead(t, cleanSrv.Tip(), 3*time.Minute)
-		want, err := tidb.Checksums(context.Background(), cleanDB)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want := followertest.CleanLoad(t, cleanDB, blocks)
 
 		db, _ := s.Open(t)
 		store := tidb.New(db, tidb.Options{})

@@ -6,6 +6,7 @@ package followertest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"github.com/nectar-indexer/nectar/follower/nodesim"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // Recorder is a Sink that keeps every message it accepts, optionally passing
@@ -228,4 +231,25 @@ func StartNode(tb testing.TB, blocks []nodesim.Block, visible int) (*nodesim.Ser
 		tb.Fatal(err)
 	}
 	return srv, path
+}
+
+// CleanLoad is the reference the follower tests compare with: preview blocks served
+// by a node of their own, followed once with the local sink into db (a fresh,
+// migrated database) until the follower's head is the last block. It returns
+// every table's checksum.
+func CleanLoad(tb testing.TB, db *sql.DB, blocks []nodesim.Block) map[string]string {
+	tb.Helper()
+	store := tidb.New(db, tidb.Options{})
+	srv, path := StartNode(tb, blocks, 0)
+	r := Start(tb, follower.Options{
+		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
+		Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: store}}, Cursor: store,
+	})
+	r.WaitHead(tb, srv.Tip(), 3*time.Minute)
+	r.Stop(tb)
+	sums, err := tidb.Checksums(context.Background(), db)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sums
 }

@@ -50,6 +50,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
+	"github.com/nectar-indexer/nectar/infra/local/eventsource/eventsourcetest"
 	"github.com/nectar-indexer/nectar/infra/templatetest"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
@@ -66,7 +67,6 @@ const (
 	network   = "mainnet"
 	region    = "us-east-1"
 
-	envRIE  = "NECTAR_TEST_RIE"
 	envQEMU = "NECTAR_TEST_QEMU"
 	// envChild makes the test binary a child that runs the ingest handler in
 	// process over the event in the named file (see runHandlerChild).
@@ -297,10 +297,7 @@ type env struct {
 // newEnv finds RIE and TiDB (and qemu when withQEMU), or skips/fails.
 func newEnv(tb testing.TB, withQEMU bool) *env {
 	tb.Helper()
-	e := &env{rie: os.Getenv(envRIE), ca: os.Getenv("NECTAR_TEST_CA"), name: os.Getenv("NECTAR_TEST_SERVER_NAME")}
-	if e.rie == "" {
-		testenv.Missing(tb, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
-	}
+	e := &env{rie: eventsourcetest.Bin(tb), ca: os.Getenv("NECTAR_TEST_CA"), name: os.Getenv("NECTAR_TEST_SERVER_NAME")}
 	if withQEMU {
 		e.qemu = os.Getenv(envQEMU)
 		if e.qemu == "" {

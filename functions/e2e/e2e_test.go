@@ -23,6 +23,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
@@ -138,7 +139,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Everything is on the queues now; it is done when they are empty
 	// (messages in flight count): each was applied and then deleted.
-	waitFor(t, 2*time.Minute, "queues drained", func() bool {
+	testenv.WaitFor(t, 2*time.Minute, "queues drained", func() bool {
 		return sqstest.Count(t, e.sqs, history)+sqstest.Count(t, e.sqs, tip) == 0
 	})
 	for _, q := range []string{names.HistoryDLQ, names.TipDLQ} {
@@ -252,7 +253,7 @@ func TestPoisonMessage(t *testing.T) {
 	send(t, e.sqs, history, msgs...)
 	p := e.poll(t, history, r)
 
-	waitFor(t, time.Minute, "the poisoned message in the DLQ", func() bool {
+	testenv.WaitFor(t, time.Minute, "the poisoned message in the DLQ", func() bool {
 		return sqstest.Count(t, e.sqs, dlq) == 1 && sqstest.Count(t, e.sqs, history) == 0
 	})
 	dead := sqstest.ReceiveAll(t, e.sqs, dlq, 1, 10*time.Second)
@@ -319,7 +320,7 @@ func TestSecretRotation(t *testing.T) {
 		}
 	}
 	send(t, e.sqs, history, message(t, "1", envs[0]))
-	waitFor(t, time.Minute, "the first batch applied", applied(1))
+	testenv.WaitFor(t, time.Minute, "the first batch applied", applied(1))
 	get0, desc0 := fn.secrets.Calls(secretstest.TargetGetSecretValue), fn.secrets.Calls(secretstest.TargetDescribeSecret)
 	if get0 != 1 || desc0 != 1 {
 		t.Errorf("cold start: %d GetSecretValue, %d DescribeSecret; want 1 each", get0, desc0)
@@ -335,7 +336,7 @@ func TestSecretRotation(t *testing.T) {
 	killSessions(t, admin, user)
 
 	send(t, e.sqs, history, message(t, "2", envs[1]))
-	waitFor(t, time.Minute, "the second batch applied", applied(2))
+	testenv.WaitFor(t, time.Minute, "the second batch applied", applied(2))
 	get, desc := fn.secrets.Calls(secretstest.TargetGetSecretValue)-get0, fn.secrets.Calls(secretstest.TargetDescribeSecret)-desc0
 	if get != 1 || desc != 1 {
 		t.Errorf("after the rotation: %d GetSecretValue, %d DescribeSecret; want exactly 1 refresh", get, desc)
@@ -360,7 +361,7 @@ func TestSecretRotation(t *testing.T) {
 func killSessions(t *testing.T, admin *sql.DB, user string) {
 	t.Helper()
 	ctx := context.Background()
-	waitFor(t, 30*time.Second, "sessions of "+user+" ended", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "sessions of "+user+" ended", func() bool {
 		rows, err := admin.QueryContext(ctx, "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?", user)
 		if err != nil {
 			t.Fatal(err)

@@ -28,7 +28,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +35,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
+	"github.com/nectar-indexer/nectar/infra/local/eventsource/eventsourcetest"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/immutable"
@@ -48,7 +48,6 @@ import (
 )
 
 const (
-	envRIE     = "NECTAR_TEST_RIE"
 	previewDir = "../../testdata/chains/preview"
 	// functionTimeout is the ingest function's timeout under RIE.
 	functionTimeout = 30 * time.Second
@@ -56,10 +55,9 @@ const (
 )
 
 var (
-	buildDir  string
-	buildOnce sync.Once
-	bootPath  string
-	bootErr   error
+	buildDir string
+	// ingestBootstrap is functions/ingest built for this machine.
+	ingestBootstrap = &eventsourcetest.Bootstrap{Pkg: "github.com/nectar-indexer/nectar/functions/ingest"}
 )
 
 func TestMain(m *testing.M) {
@@ -87,10 +85,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{rie: os.Getenv(envRIE), ca: os.Getenv("NECTAR_TEST_CA"), server: os.Getenv("NECTAR_TEST_SERVER_NAME")}
-	if e.rie == "" {
-		testenv.Missing(t, envRIE+" is not set: run `source \"$(infra/local/lambda.sh up)\"` first")
-	}
+	e := &env{rie: eventsourcetest.Bin(t), ca: os.Getenv("NECTAR_TEST_CA"), server: os.Getenv("NECTAR_TEST_SERVER_NAME")}
 	if e.ca == "" {
 		testenv.Missing(t, "NECTAR_TEST_CA is not set: run `source \"$(infra/local/services.sh up)\"` first")
 	}
@@ -117,20 +112,6 @@ func newEnv(t *testing.T) *env {
 	}
 	e.port = p
 	return e
-}
-
-// bootstrap builds functions/ingest for this machine, once.
-func bootstrap(tb testing.TB) string {
-	tb.Helper()
-	buildOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		bootPath, bootErr = eventsource.BuildBootstrap(ctx, "github.com/nectar-indexer/nectar/functions/ingest", buildDir)
-	})
-	if bootErr != nil {
-		tb.Fatal(bootErr)
-	}
-	return bootPath
 }
 
 func randHex(n int) string {
@@ -218,7 +199,7 @@ func (e *env) start(t *testing.T, f *function, name string) *running {
 	r := &running{out: &logbuf.Buffer{}, log: &logbuf.Buffer{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rie, err := eventsource.StartRIE(ctx, eventsource.RIEOptions{Bin: e.rie, Bootstrap: bootstrap(t),
+	rie, err := eventsource.StartRIE(ctx, eventsource.RIEOptions{Bin: e.rie, Bootstrap: ingestBootstrap.Path(t, buildDir),
 		FunctionName: name, Timeout: functionTimeout, Region: region, Env: f.env, Stdout: r.out, Stderr: r.log})
 	if err != nil {
 		t.Fatal(err)
@@ -269,27 +250,12 @@ func (r *running) metric(name string) float64 {
 // poll runs a Poller for queueURL into r until the test ends.
 func (e *env) poll(t *testing.T, queueURL string, r *running) *eventsource.Poller {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	arn, err := eventsource.QueueARN(ctx, e.sqs, queueURL)
+	arn, err := eventsource.QueueARN(context.Background(), e.sqs, queueURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &eventsource.Poller{Receiver: sqs.NewReceiver(e.sqs), QueueURL: queueURL, QueueARN: arn,
-		Invoke: r.rie.Invoke, BatchSize: 10, Wait: time.Second}
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("poller: %v", err)
-			}
-		case <-time.After(functionTimeout + 10*time.Second):
-			t.Errorf("poller of %s did not stop", queueURL)
-		}
-	})
-	return p
+	return eventsourcetest.Run(t, &eventsource.Poller{Receiver: sqs.NewReceiver(e.sqs), QueueURL: queueURL, QueueARN: arn,
+		Invoke: r.rie.Invoke, BatchSize: 10, Wait: time.Second}, functionTimeout+10*time.Second)
 }
 
 // queues creates the two queues and their DLQs, unique to the test.
@@ -312,18 +278,6 @@ func (e *env) queueURL(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return aws.ToString(out.QueueUrl)
-}
-
-// waitFor polls cond every 100 ms until it holds or within passes.
-func waitFor(tb testing.TB, within time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 func count(tb testing.TB, db *sql.DB, query string, args ...any) int {

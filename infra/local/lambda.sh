@@ -102,11 +102,7 @@ cmd_status() {
 	else
 		echo "lambda: aws-lambda-rie ${RIE_VERSION} not built (run infra/local/lambda.sh up)"
 	fi
-	if [[ -s "${env_file}" ]]; then
-		echo "env: ${env_file}"
-	else
-		echo "env: none"
-	fi
+	print_env_file "${env_file}"
 	built
 }
 
@@ -116,15 +112,4 @@ cmd_env() {
 	echo "${env_file}"
 }
 
-main() {
-	[[ $# -eq 1 ]] || usage
-	case "$1" in
-	up) cmd_up ;;
-	down) cmd_down ;;
-	status) cmd_status ;;
-	env) cmd_env ;;
-	*) usage ;;
-	esac
-}
-
-main "$@"
+run_command "up down status env" "$@"

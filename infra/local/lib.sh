@@ -139,3 +139,21 @@ with_lock() {
 		flock 8
 	fi
 }
+
+# print_env_file FILE: status's last line, the env file or none.
+print_env_file() {
+	if [[ -s "$1" ]]; then
+		echo "env: $1"
+	else
+		echo "env: none"
+	fi
+}
+
+# run_command "WORD..." ARGS...: the scripts' command line, one of WORDs,
+# run as cmd_WORD; anything else prints the usage.
+run_command() {
+	local words=" $1 "
+	shift
+	[[ $# -eq 1 && "${words}" == *" $1 "* ]] || usage
+	"cmd_$1"
+}

@@ -69,13 +69,4 @@ cmd_status() {
 	return 1
 }
 
-main() {
-	[[ $# -eq 1 ]] || usage
-	case "$1" in
-	up) cmd_up ;;
-	status) cmd_status ;;
-	*) usage ;;
-	esac
-}
-
-main "$@"
+run_command "up status" "$@"

@@ -422,11 +422,7 @@ cmd_status() {
 		echo "mariadb: stopped"
 		rc=1
 	fi
-	if [[ -s "${env_file}" ]]; then
-		echo "env: ${env_file}"
-	else
-		echo "env: none"
-	fi
+	print_env_file "${env_file}"
 	return "${rc}"
 }
 
@@ -437,16 +433,4 @@ cmd_env() {
 	echo "${env_file}"
 }
 
-main() {
-	[[ $# -eq 1 ]] || usage
-	case "$1" in
-	up) cmd_up ;;
-	down) cmd_down ;;
-	status) cmd_status ;;
-	env) cmd_env ;;
-	-h | --help | help) usage ;;
-	*) usage ;;
-	esac
-}
-
-main "$@"
+run_command "up down status env" "$@"

@@ -276,11 +276,7 @@ cmd_status() {
 	else
 		echo "sqs: stopped (last port ${port})"
 	fi
-	if [[ -s "${env_file}" ]]; then
-		echo "env: ${env_file}"
-	else
-		echo "env: none"
-	fi
+	print_env_file "${env_file}"
 	fauxqs_alive
 }
 
@@ -289,21 +285,15 @@ cmd_env() {
 	echo "${env_file}"
 }
 
-main() {
-	[[ $# -eq 1 ]] || usage
-	case "$1" in
-	up) with_lock "${state}/sqs.lock" && do_up 0 ;;
-	down) with_lock "${state}/sqs.lock" && do_down 0 ;;
-	restart)
-		with_lock "${state}/sqs.lock"
-		saved_port >/dev/null || die "no ${port_file}: nothing to restart (run up first)"
-		do_down 1
-		do_up 1
-		;;
-	status) cmd_status ;;
-	env) cmd_env ;;
-	*) usage ;;
-	esac
+cmd_up() { with_lock "${state}/sqs.lock" && do_up 0; }
+cmd_down() { with_lock "${state}/sqs.lock" && do_down 0; }
+
+# restart: down and up on the same port, keeping what the queues hold.
+cmd_restart() {
+	with_lock "${state}/sqs.lock"
+	saved_port >/dev/null || die "no ${port_file}: nothing to restart (run up first)"
+	do_down 1
+	do_up 1
 }
 
-main "$@"
+run_command "up down restart status env" "$@"

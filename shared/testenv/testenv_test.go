@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nectar-indexer/nectar/shared/testenv"
 )
@@ -49,5 +50,20 @@ func TestMissing(t *testing.T) {
 		if p.fatal != "" || !strings.HasPrefix(p.log, "SKIPPING") {
 			t.Errorf("outside CI: MissingPart failed (%q) or did not log", p.fatal)
 		}
+	}
+}
+
+// WaitFor returns once the condition holds, and fails the test, naming what
+// it waited for, when the time runs out first.
+func TestWaitFor(t *testing.T) {
+	n := 0
+	testenv.WaitFor(t, time.Second, "third check", func() bool { n++; return n == 3 })
+	if n != 3 {
+		t.Fatalf("checked %d times, want 3", n)
+	}
+	r := &recorder{}
+	call(func() { testenv.WaitFor(r, 120*time.Millisecond, "never", func() bool { return false }) })
+	if !strings.Contains(r.fatal, "not within") {
+		t.Fatalf("a condition that never holds did not fail the test (fatal %q)", r.fatal)
 	}
 }

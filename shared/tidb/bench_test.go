@@ -19,16 +19,11 @@ import (
 // 1,000-row INSERTs on one connection, autocommit, no idempotency); Nectar is
 // Store.ApplyBatch over 50-block batches. It reports both rates and the ratio.
 func BenchmarkWriteConwayChunk(b *testing.B) {
-	batches := chunkBatches(b, chain.Mainnet, []string{filepath.Join(testdata, "chains", "mainnet", "06189.chunk")}, 50)
-	var all chain.Rows
+	batches, all := conwayChunk(b)
 	blocks := 0
 	for _, bt := range batches {
 		blocks += len(bt.Blocks)
-		for _, d := range bt.Blocks {
-			all.Append(&d.Rows)
-		}
 	}
-	all.Dedup()
 	rows := all.Count()
 	for _, srv := range dbtest.Servers(b) {
 		b.Run(srv.Name, func(b *testing.B) {
@@ -39,7 +34,7 @@ func BenchmarkWriteConwayChunk(b *testing.B) {
 				db2, _ := srv.Open(b)
 				b.StartTimer()
 				start := time.Now()
-				plainLoad(b, db1, &all)
+				plainLoad(b, db1, all)
 				plain += time.Since(start)
 				start = time.Now()
 				store := tidb.New(db2, tidb.Options{})
@@ -57,6 +52,20 @@ func BenchmarkWriteConwayChunk(b *testing.B) {
 			b.ReportMetric(plain.Seconds()/ours.Seconds(), "nectar/plain-rate")
 		})
 	}
+}
+
+// conwayChunk returns mainnet chunk 06189 as 50-block batches and all their
+// rows, deduplicated as the store writes them.
+func conwayChunk(b *testing.B) ([]*tidb.Batch, *chain.Rows) {
+	batches := chunkBatches(b, chain.Mainnet, []string{filepath.Join(testdata, "chains", "mainnet", "06189.chunk")}, 50)
+	var all chain.Rows
+	for _, bt := range batches {
+		for _, d := range bt.Blocks {
+			all.Append(&d.Rows)
+		}
+	}
+	all.Dedup()
+	return batches, &all
 }
 
 // plainLoad inserts rows with plain 1,000-row statements on one connection.
@@ -139,16 +148,9 @@ func BenchmarkConcurrentWriters(b *testing.B) {
 // block for the block row), each with its rows in multi-row INSERTs, on one
 // connection. Same rows, same run, fresh databases.
 func BenchmarkNectarStyleBaseline(b *testing.B) {
-	batches := chunkBatches(b, chain.Mainnet, []string{filepath.Join(testdata, "chains", "mainnet", "06189.chunk")}, 50)
-	var all chain.Rows
-	for _, bt := range batches {
-		for _, d := range bt.Blocks {
-			all.Append(&d.Rows)
-		}
-	}
-	all.Dedup()
+	batches, all := conwayChunk(b)
 	// Group every row by the transaction (or block) it belongs to: its first key column.
-	groups := dbtest.ByFirstKey(&all)
+	groups := dbtest.ByFirstKey(all)
 	rows := all.Count()
 	for _, srv := range dbtest.Servers(b) {
 		b.Run(srv.Name, func(b *testing.B) {

@@ -15,12 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nectar-indexer/nectar/follower"
 	"github.com/nectar-indexer/nectar/follower/followertest"
 	"github.com/nectar-indexer/nectar/follower/nodesim"
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
-	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
 	"github.com/nectar-indexer/nectar/shared/tidb"
@@ -56,27 +54,7 @@ func TestKillAndResume(t *testing.T) {
 
 	// The clean load, in-process.
 	cleanDB, _ := s.Open(t)
-	cleanStore := tidb.New(cleanDB, tidb.Options{})
-	cleanSrv, cleanPath := followertest.StartNode(t, blocks, 0)
-	cf, err := follower.New(follower.Options{Network: chain.Preview,
-		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: cleanPath, Magic: chain.Preview.Magic}},
-		Sink:    &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: cleanStore}}, Cursor: cleanStore,
-		Batch: follower.BatchOptions{MaxBytes: 180 << 10, MaxMessageBytes: 256 << 10, MaxBlocks: 500, MaxWait: 50 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cf.Run(ctx) }()
-	waitCursor(t, cleanDB, cleanSrv.Tip(), 3*time.Minute)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	want, err := tidb.Checksums(context.Background(), cleanDB)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := followertest.CleanLoad(t, cleanDB, blocks)
 
 	db, cfg := s.Open(t)
 	srv, path := followertest.StartNode(t, blocks, 8000)

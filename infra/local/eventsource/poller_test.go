@@ -20,19 +20,8 @@ import (
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
+	"github.com/nectar-indexer/nectar/shared/testenv"
 )
-
-// waitFor polls cond every 50 ms until it holds or within passes.
-func waitFor(tb testing.TB, within time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func send(tb testing.TB, client sqs.API, queueURL string, msgs []sqs.Message) {
 	tb.Helper()
@@ -116,7 +105,7 @@ func TestEventShape(t *testing.T) {
 			}
 			rec := &recorder{}
 			p := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: q, QueueARN: arn, Invoke: rec.invoke}
-			waitFor(t, 10*time.Second, "receive", func() bool {
+			testenv.WaitFor(t, 10*time.Second, "receive", func() bool {
 				if _, err := p.Poll(ctx); err != nil {
 					t.Fatal(err)
 				}
@@ -209,7 +198,7 @@ func TestPollDeletesAllButFailures(t *testing.T) {
 	rec := &recorder{fail: map[string]bool{"fail-3": true, "fail-7": true}}
 	p := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: q, Invoke: rec.invoke}
 	var total eventsource.Result
-	waitFor(t, 10*time.Second, "first delivery of all 10", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "first delivery of all 10", func() bool {
 		res, err := p.Poll(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -230,7 +219,7 @@ func TestPollDeletesAllButFailures(t *testing.T) {
 	rec.mu.Lock()
 	rec.fail = nil
 	rec.mu.Unlock()
-	waitFor(t, 10*time.Second, "redelivery of the failed ones", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "redelivery of the failed ones", func() bool {
 		if _, err := p.Poll(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -279,7 +268,7 @@ func TestPollInvokeFailureDeletesNothing(t *testing.T) {
 			send(t, client, q, msgs)
 			p := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: q, Invoke: tc.rec.invoke}
 			received := 0
-			waitFor(t, 10*time.Second, "receive all", func() bool {
+			testenv.WaitFor(t, 10*time.Second, "receive all", func() bool {
 				res, err := p.Poll(ctx)
 				if res.Received > 0 {
 					if !errors.Is(err, eventsource.ErrInvoke) || !errors.Is(err, tc.want) {
@@ -325,7 +314,7 @@ func TestRunRedrivesToDLQ(t *testing.T) {
 	p := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: history, Invoke: rec.invoke, Wait: time.Second}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	waitFor(t, 20*time.Second, "poison in the DLQ", func() bool { return sqstest.Count(t, client, aws.ToString(dlq.QueueUrl)) == 1 })
+	testenv.WaitFor(t, 20*time.Second, "poison in the DLQ", func() bool { return sqstest.Count(t, client, aws.ToString(dlq.QueueUrl)) == 1 })
 	cancel()
 	select {
 	case err := <-done:

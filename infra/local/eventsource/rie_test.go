@@ -15,20 +15,17 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
+	"github.com/nectar-indexer/nectar/infra/local/eventsource/eventsourcetest"
 	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
 	"github.com/nectar-indexer/nectar/shared/testenv"
 )
 
-// envRIE names the aws-lambda-rie binary: source "$(infra/local/lambda.sh env)".
-const envRIE = "NECTAR_TEST_RIE"
-
 var (
-	buildDir  string
-	buildOnce sync.Once
-	fnPath    string
-	fnErr     error
+	buildDir string
+	// testFn is testdata/fn, a minimal function, built for this machine.
+	testFn = &eventsourcetest.Bootstrap{Pkg: "./testdata/fn"}
 )
 
 func TestMain(m *testing.M) {
@@ -42,36 +39,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// rieBin returns the emulator binary; without it the test fails under
-// CI=true and is skipped, loudly, elsewhere.
-func rieBin(tb testing.TB) string {
-	tb.Helper()
-	if p := os.Getenv(envRIE); p != "" {
-		return p
-	}
-	const msg = envRIE + " is not set: run `source \"$(infra/local/lambda.sh up)\"` first"
-	testenv.Missing(tb, msg)
-	return ""
-}
-
-// fn builds testdata/fn once.
-func fn(tb testing.TB) string {
-	tb.Helper()
-	buildOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		fnPath, fnErr = eventsource.BuildBootstrap(ctx, "./testdata/fn", buildDir)
-	})
-	if fnErr != nil {
-		tb.Fatal(fnErr)
-	}
-	return fnPath
-}
+// fn returns the minimal function's bootstrap.
+func fn(tb testing.TB) string { return testFn.Path(tb, buildDir) }
 
 func startRIE(tb testing.TB, opts eventsource.RIEOptions) (*eventsource.RIE, *logbuf.Buffer, *logbuf.Buffer) {
 	tb.Helper()
 	out, errOut := &logbuf.Buffer{}, &logbuf.Buffer{}
-	opts.Bin, opts.Stdout, opts.Stderr = rieBin(tb), out, errOut
+	opts.Bin, opts.Stdout, opts.Stderr = eventsourcetest.Bin(tb), out, errOut
 	if opts.Bootstrap == "" {
 		opts.Bootstrap = fn(tb)
 	}
@@ -116,7 +90,7 @@ func TestRIEInvoke(t *testing.T) {
 		{body: "env:AWS_LAMBDA_FUNCTION_TIMEOUT=2"},
 		{body: "env:AWS_REGION=us-east-1"},
 		// The caller's environment does not leak into the function.
-		{body: "env:" + envRIE + "="},
+		{body: "env:" + eventsourcetest.EnvBin + "="},
 		{body: "error", check: func(err error) bool {
 			var fe *eventsource.FunctionError
 			return errors.As(err, &fe) && fe.Message == "fn: asked to fail the invocation" && fe.Type == "errorString"
@@ -200,7 +174,7 @@ func TestRIEInitFailureAndClose(t *testing.T) {
 	if !errors.Is(err, eventsource.ErrCrashed) {
 		t.Fatalf("invoke of a function that cannot start: %v, want ErrCrashed", err)
 	}
-	waitFor(t, 5*time.Second, "init output", func() bool { return strings.Contains(out.String(), "init: cannot start") })
+	testenv.WaitFor(t, 5*time.Second, "init output", func() bool { return strings.Contains(out.String(), "init: cannot start") })
 
 	pid := r.PID()
 	if err := r.Close(); err != nil {
@@ -224,7 +198,7 @@ func TestPollerWithRIE(t *testing.T) {
 	q := sqstest.CreateQueue(t, client, sqstest.QueueName(t), map[string]string{"VisibilityTimeout": "60"})
 	send(t, client, q, []sqs.Message{{ID: "1", Body: "ok"}, {ID: "2", Body: "fail"}, {ID: "3", Body: "ok"}})
 	p := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: q, Invoke: r.Invoke}
-	waitFor(t, 10*time.Second, "all received", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "all received", func() bool {
 		if _, err := p.Poll(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +214,7 @@ func TestPollerWithRIE(t *testing.T) {
 	q2 := sqstest.CreateQueue(t, client, sqstest.QueueName(t)+"-b", map[string]string{"VisibilityTimeout": "60"})
 	send(t, client, q2, []sqs.Message{{ID: "1", Body: "ok"}, {ID: "2", Body: "bogus"}})
 	p2 := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: q2, Invoke: r.Invoke}
-	waitFor(t, 10*time.Second, "all received", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "all received", func() bool {
 		if _, err := p2.Poll(ctx); err != nil && !errors.Is(err, eventsource.ErrBadResponse) {
 			t.Fatal(err)
 		}
