@@ -283,7 +283,7 @@ func Open(ctx context.Context, c config.DB, region string, log *slog.Logger) (*s
 	}
 	p, err := New(ctx, Options{SecretARN: c.SecretARN, Region: region, Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("secrets: %w", err)
+		return nil, err
 	}
 	pool, err := OpenPool(ctx, c, p)
 	if err != nil {
@@ -293,19 +293,15 @@ func Open(ctx context.Context, c config.DB, region string, log *slog.Logger) (*s
 }
 
 // Resolve returns c with the credentials of the secret c.SecretARN names
-// applied (c itself when it names none): what a one-off connection, such as
-// `nectar check-db`, dials with.
+// applied (Provider.Config; c itself when it names none): what a one-off
+// connection, such as `nectar check-db`, dials with.
 func Resolve(ctx context.Context, c config.DB, region string, log *slog.Logger) (config.DB, error) {
 	if c.SecretARN == "" {
 		return c, nil
 	}
 	p, err := New(ctx, Options{SecretARN: c.SecretARN, Region: region, Logger: log})
 	if err != nil {
-		return c, fmt.Errorf("secrets: %w", err)
-	}
-	creds, err := p.Get(ctx)
-	if err != nil {
 		return c, err
 	}
-	return p.apply(creds, c)
+	return p.Config(ctx, c)
 }
