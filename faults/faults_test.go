@@ -5,7 +5,7 @@
 // fault (a TiDB server killed and restarted, connections cut and slowed by
 // toxiproxy, a FIFO message failed and retried, the ingest function killed
 // under the Lambda runtime emulator), and ends with Store.Verify clean and
-// tidb.Checksums of every chain table equal to a clean pass: the same
+// chaindb.Checksums of every chain table equal to a clean pass: the same
 // envelopes applied once, in order, through ingest.Applier into a fresh
 // database. docs/faults.md lists every fault scenario of the repository.
 //
@@ -36,11 +36,13 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/immutable"
 	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 	"github.com/nectar-indexer/nectar/shared/testenv"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 const (
@@ -225,7 +227,7 @@ func readChunk(path string) ([]batch.Block, error) {
 func cut(network string, prev, after []byte, raw []batch.Block, n int) []*batch.Envelope {
 	var out []*batch.Envelope
 	for i := 0; i < len(raw); i += n {
-		e := ingest.NewBlocks(network, prev, after, raw[i:min(i+n, len(raw))])
+		e := ingesttest.NewBlocks(network, prev, after, raw[i:min(i+n, len(raw))])
 		prev = e.Last.Hash
 		out = append(out, e)
 	}
@@ -260,7 +262,7 @@ func blockCount(envs []*batch.Envelope) int64 {
 func cleanPass(tb testing.TB, srv dbtest.Server, net chain.Network, envs []*batch.Envelope) map[string]string {
 	tb.Helper()
 	db, _ := srv.Open(tb)
-	a := &ingest.Applier{Net: net, Store: tidb.New(db, tidb.Options{})}
+	a := &ingest.Applier{Net: net, Store: chaindb.New(db, chaindb.Options{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -269,7 +271,7 @@ func cleanPass(tb testing.TB, srv dbtest.Server, net chain.Network, envs []*batc
 			tb.Fatalf("clean pass, envelope %d: %v", i, err)
 		}
 	}
-	sums, err := tidb.Checksums(ctx, db)
+	sums, err := chaindb.Checksums(ctx, db)
 	if err != nil {
 		tb.Fatalf("clean pass: %v", err)
 	}
@@ -284,14 +286,14 @@ func assertEndState(tb testing.TB, db *sql.DB, net chain.Network, want map[strin
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r, err := tidb.New(db, tidb.Options{}).Verify(ctx, net.Name, 10)
+	r, err := chaindb.New(db, chaindb.Options{}).Verify(ctx, net.Name, 10)
 	if err != nil {
 		tb.Fatalf("verify: %v", err)
 	}
 	if !r.OK() || r.Blocks != wantBlocks || r.Start == nil {
 		tb.Errorf("verify, want OK with %d blocks:\n%s", wantBlocks, r)
 	}
-	got, err := tidb.Checksums(ctx, db)
+	got, err := chaindb.Checksums(ctx, db)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -319,7 +321,7 @@ func assertEndState(tb testing.TB, db *sql.DB, net chain.Network, want map[strin
 // An apply that fails goes back on the queue and is redelivered after
 // retryAfter (the visibility timeout), at most maxDeliveries times in all.
 type deliveries struct {
-	Applier       ingest.Applies
+	Applier       lambdafn.Applies
 	Workers       int
 	RetryAfter    time.Duration
 	MaxDeliveries int

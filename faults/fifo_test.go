@@ -14,11 +14,12 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
 	"github.com/nectar-indexer/nectar/shared/testenv"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // A FIFO message retried after its visibility timeout while later ones
@@ -52,9 +53,9 @@ func TestFIFORetryAfterVisibilityTimeout(t *testing.T) {
 	gate := startCutter(t, cfg.Addr)
 	pcfg := cfg.Clone()
 	pcfg.Addr = gate.Addr()
-	store := tidb.New(openPool(t, pcfg), tidb.Options{MaxAttempts: 2, BackoffBase: 20 * time.Millisecond, Logger: testLogger(t)})
+	store := chaindb.New(openPool(t, pcfg), chaindb.Options{MaxAttempts: 2, BackoffBase: 20 * time.Millisecond, Logger: testLogger(t)})
 	app := &orderedApplier{next: &ingest.Applier{Net: chain.Mainnet, Store: store}}
-	fn := &fifoFunction{t: t, h: &ingest.Handler{Applier: app, Logger: testLogger(t)}, app: app, ids: ids, crashOn: ids[4]}
+	fn := &fifoFunction{t: t, h: &lambdafn.Handler{Applier: app, Logger: testLogger(t)}, app: app, ids: ids, crashOn: ids[4]}
 
 	_, tip, names := queues(t, client, sqs.QueueOptions{VisibilityTimeout: visibility, MaxReceiveCount: 3})
 	// The database goes away before the first message arrives.
@@ -105,7 +106,7 @@ func TestFIFORetryAfterVisibilityTimeout(t *testing.T) {
 
 // orderedApplier records the order of successful applies and counts failed ones.
 type orderedApplier struct {
-	next   ingest.Applies
+	next   lambdafn.Applies
 	mu     sync.Mutex
 	done   []string
 	failed int
@@ -141,7 +142,7 @@ func (a *orderedApplier) failures() int {
 // as a whole, as a crash or a timeout would.
 type fifoFunction struct {
 	t       testing.TB
-	h       *ingest.Handler
+	h       *lambdafn.Handler
 	app     *orderedApplier
 	ids     []string // the group's messages in order
 	crashOn string

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest/toxitest"
 	"github.com/nectar-indexer/nectar/shared/ingest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // Connections cut mid-transaction and latency spikes: three writers apply
@@ -34,7 +34,7 @@ func TestConnectionCutsAndLatency(t *testing.T) {
 	db := openPool(t, pcfg)
 	var midTx atomic.Int64
 	log := slog.New(midTxCounter{testLogger(t).Handler(), &midTx})
-	store := tidb.New(db, tidb.Options{BackoffBase: 20 * time.Millisecond, BackoffMax: 500 * time.Millisecond, Logger: log})
+	store := chaindb.New(db, chaindb.Options{BackoffBase: 20 * time.Millisecond, BackoffMax: 500 * time.Millisecond, Logger: log})
 	d := &deliveries{Applier: &ingest.Applier{Net: chain.Mainnet, Store: store}, Workers: 3,
 		RetryAfter: 300 * time.Millisecond, MaxDeliveries: 6, Log: t.Logf}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -15,7 +15,6 @@ import (
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
 	"github.com/nectar-indexer/nectar/infra/local/eventsource/eventsourcetest"
 	"github.com/nectar-indexer/nectar/shared/batch"
-	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
 )
@@ -34,7 +33,7 @@ func messages(tb testing.TB, group string, envs []*batch.Envelope) []sqs.Message
 		}
 		id := hex.EncodeToString(e.ID())
 		out[i] = sqs.Message{ID: strconv.Itoa(i), Body: base64.StdEncoding.EncodeToString(raw),
-			Attributes: map[string]string{ingest.AttrBatchID: id, ingest.AttrKind: e.Kind.String(), ingest.AttrNetwork: e.Network}}
+			Attributes: map[string]string{batch.AttrBatchID: id, batch.AttrKind: e.Kind.String(), batch.AttrNetwork: e.Network}}
 		if group != "" {
 			out[i].GroupID, out[i].DedupID = group, id
 		}
@@ -82,7 +81,7 @@ func poll(tb testing.TB, client sqs.API, queueURL string, invoke eventsource.Inv
 
 // batchID is a record's batch id attribute.
 func batchID(r events.SQSMessage) string {
-	if a, ok := r.MessageAttributes[ingest.AttrBatchID]; ok && a.StringValue != nil {
+	if a, ok := r.MessageAttributes[batch.AttrBatchID]; ok && a.StringValue != nil {
 		return *a.StringValue
 	}
 	return ""

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/testenv"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // TiDB restarted mid-ingest: three writers apply 240 mainnet Conway blocks
@@ -48,7 +48,7 @@ func TestTiDBRestartMidIngest(t *testing.T) {
 	watch := openPool(t, direct.Config(t, ""))
 	var midTx atomic.Int64
 	log := slog.New(midTxCounter{testLogger(t).Handler(), &midTx})
-	store := tidb.New(db, tidb.Options{BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Logger: log})
+	store := chaindb.New(db, chaindb.Options{BackoffBase: 50 * time.Millisecond, BackoffMax: time.Second, Logger: log})
 	d := &deliveries{Applier: &ingest.Applier{Net: chain.Mainnet, Store: store}, Workers: 3,
 		RetryAfter: 500 * time.Millisecond, MaxDeliveries: 5, Log: t.Logf}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

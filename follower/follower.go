@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/nectar-indexer/nectar/shared/backoff"
 	"github.com/nectar-indexer/nectar/shared/chain"
 )
 
@@ -200,7 +200,7 @@ func (f *Follower) Run(ctx context.Context) error {
 // follow runs the sources in order, reconnecting on failure, until ctx ends
 // or the last source is done.
 func (f *Follower) follow(ctx context.Context, b *Batcher, pub *publisher, pubCtx context.Context) error {
-	backoff := f.opts.ReconnectMin
+	retry := backoff.Exponential{Min: f.opts.ReconnectMin, Max: f.opts.ReconnectMax}
 	for i := 0; i < len(f.opts.Sources); {
 		src := f.opts.Sources[i]
 		events := make(chan Event, 64)
@@ -217,7 +217,7 @@ func (f *Follower) follow(ctx context.Context, b *Batcher, pub *publisher, pubCt
 		case errors.Is(err, ErrSourceDone):
 			f.log.Info("source done", "source", i, "head", b.Head().String())
 			i++
-			backoff = f.opts.ReconnectMin
+			retry.Reset()
 			continue
 		case err == nil:
 			return nil
@@ -225,14 +225,11 @@ func (f *Follower) follow(ctx context.Context, b *Batcher, pub *publisher, pubCt
 			return err
 		}
 		f.m.Reconnects.Inc()
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := retry.Next()
 		f.log.Warn("source failed, reconnecting", "err", err, "wait", wait)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return err
 		}
-		backoff = min(2*backoff, f.opts.ReconnectMax)
 	}
 	return nil
 }

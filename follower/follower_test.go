@@ -16,9 +16,9 @@ import (
 	"github.com/nectar-indexer/nectar/follower/nodesim"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/ingest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 const previewDir = "../testdata/chains/preview"
@@ -108,7 +108,7 @@ func TestFollowRollbacksIntoDatabase(t *testing.T) {
 		want := followertest.CleanLoad(t, cleanDB, blocks)
 
 		db, _ := s.Open(t)
-		store := tidb.New(db, tidb.Options{})
+		store := chaindb.New(db, chaindb.Options{})
 		srv, path := followertest.StartNode(t, blocks, 3000)
 		rec := &followertest.Recorder{Next: &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: store}}}
 		r := followertest.Start(t, follower.Options{
@@ -147,7 +147,7 @@ func TestFollowRollbacksIntoDatabase(t *testing.T) {
 		if err := followertest.SameChain(got, blocks); err != nil {
 			t.Fatal(err)
 		}
-		sums, err := tidb.Checksums(context.Background(), db)
+		sums, err := chaindb.Checksums(context.Background(), db)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestRollbackWhileDown(t *testing.T) {
 		want := followertest.CleanLoad(t, cleanDB, blocks)
 
 		db, _ := s.Open(t)
-		store := tidb.New(db, tidb.Options{})
+		store := chaindb.New(db, chaindb.Options{})
 		srv, path := followertest.StartNode(t, blocks, 2500)
 		opts := func(rec *followertest.Recorder) follower.Options {
 			return follower.Options{
@@ -227,7 +227,7 @@ func TestRollbackWhileDown(t *testing.T) {
 		}
 		srv.Extend(len(blocks))
 		r.WaitHead(t, srv.Tip(), 3*time.Minute)
-		got, err := tidb.Checksums(context.Background(), db)
+		got, err := chaindb.Checksums(context.Background(), db)
 		if err != nil {
 			t.Fatal(err)
 		}

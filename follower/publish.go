@@ -3,9 +3,6 @@ package follower
 import (
 	"context"
 	"sync"
-
-	"github.com/nectar-indexer/nectar/shared/batch"
-	"github.com/nectar-indexer/nectar/shared/chain"
 )
 
 // Sink delivers messages. Publish returns only once every message is durably
@@ -121,33 +118,5 @@ func (p *publisher) wait() error {
 		return p.err
 	default:
 		return nil
-	}
-}
-
-// cursorRing keeps the newest acknowledged points, newest first.
-type cursorRing struct {
-	max    int
-	points []chain.Point
-}
-
-func (c *cursorRing) push(m Message) {
-	if m.Env.Kind == batch.KindRollback { // forget points above the target
-		keep := c.points[:0]
-		for _, p := range c.points {
-			if p.Slot <= m.Head.Slot {
-				keep = append(keep, p)
-			}
-		}
-		c.points = keep
-		if len(c.points) > 0 && samePoint(c.points[0], m.Head) {
-			return
-		}
-	}
-	if m.Head.Hash == nil {
-		return
-	}
-	c.points = append([]chain.Point{m.Head}, c.points...)
-	if len(c.points) > c.max {
-		c.points = c.points[:c.max]
 	}
 }

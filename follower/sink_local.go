@@ -3,9 +3,9 @@ package follower
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
+	"github.com/nectar-indexer/nectar/shared/backoff"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 )
@@ -55,7 +55,6 @@ func (s *LocalSink) apply(ctx context.Context, env *batch.Envelope) (ingest.Resu
 	if attempts <= 0 {
 		attempts = DefaultLocalAttempts
 	}
-	wait := 200 * time.Millisecond
 	for n := 1; ; n++ {
 		res, err := s.Applier.Apply(ctx, env)
 		if err == nil || n >= attempts || ctx.Err() != nil {
@@ -64,11 +63,8 @@ func (s *LocalSink) apply(ctx context.Context, env *batch.Envelope) (ingest.Resu
 			}
 			return res, err
 		}
-		select {
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(wait/2 + rand.N(wait/2+1)):
+		if err := backoff.Sleep(ctx, backoff.Wait(200*time.Millisecond, 10*time.Second, n)); err != nil {
+			return res, err
 		}
-		wait = min(2*wait, 10*time.Second)
 	}
 }

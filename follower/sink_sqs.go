@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 )
 
@@ -49,9 +49,9 @@ func (s *SQSSink) Publish(ctx context.Context, msgs []Message) error {
 			ID:   strconv.FormatUint(m.Seq, 10),
 			Body: base64.StdEncoding.EncodeToString(m.Encoded),
 			Attributes: map[string]string{
-				ingest.AttrBatchID: id,
-				ingest.AttrKind:    m.Env.Kind.String(),
-				ingest.AttrNetwork: s.Network,
+				batch.AttrBatchID: id,
+				batch.AttrKind:    m.Env.Kind.String(),
+				batch.AttrNetwork: s.Network,
 			},
 		}
 		if m.Route == RouteTip {

@@ -23,7 +23,6 @@ import (
 	"github.com/nectar-indexer/nectar/follower/followertest"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
-	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
 )
@@ -510,9 +509,9 @@ func (c *sqsConsumer) record(t *testing.T, m types.Message, fifo bool) {
 		}
 		return ""
 	}
-	if attr(ingest.AttrBatchID) != id || attr(ingest.AttrKind) != env.Kind.String() || attr(ingest.AttrNetwork) != chain.Preview.Name {
+	if attr(batch.AttrBatchID) != id || attr(batch.AttrKind) != env.Kind.String() || attr(batch.AttrNetwork) != chain.Preview.Name {
 		t.Errorf("message %s: attributes id=%q kind=%q network=%q, envelope %s %s", aws.ToString(m.MessageId),
-			attr(ingest.AttrBatchID), attr(ingest.AttrKind), attr(ingest.AttrNetwork), env.Kind, id)
+			attr(batch.AttrBatchID), attr(batch.AttrKind), attr(batch.AttrNetwork), env.Kind, id)
 	}
 	if env.Network != chain.Preview.Name {
 		t.Errorf("message %s: envelope of network %q", id, env.Network)

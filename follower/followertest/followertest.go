@@ -20,8 +20,8 @@ import (
 	"github.com/nectar-indexer/nectar/follower/nodesim"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/ingest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // Recorder is a Sink that keeps every message it accepts, optionally passing
@@ -239,7 +239,7 @@ func StartNode(tb testing.TB, blocks []nodesim.Block, visible int) (*nodesim.Ser
 // every table's checksum.
 func CleanLoad(tb testing.TB, db *sql.DB, blocks []nodesim.Block) map[string]string {
 	tb.Helper()
-	store := tidb.New(db, tidb.Options{})
+	store := chaindb.New(db, chaindb.Options{})
 	srv, path := StartNode(tb, blocks, 0)
 	r := Start(tb, follower.Options{
 		Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
@@ -247,7 +247,7 @@ func CleanLoad(tb testing.TB, db *sql.DB, blocks []nodesim.Block) map[string]str
 	})
 	r.WaitHead(tb, srv.Tip(), 3*time.Minute)
 	r.Stop(tb)
-	sums, err := tidb.Checksums(context.Background(), db)
+	sums, err := chaindb.Checksums(context.Background(), db)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -16,9 +16,11 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 	"github.com/nectar-indexer/nectar/shared/schema"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // invocations says how to check each function under RIE: one invocation
@@ -172,25 +174,25 @@ func (e *env) checkEmulated(t *testing.T, r *running, boot string) {
 func invokeVerify(t *testing.T, e *env, boot string) {
 	db, name := e.migratedDB(t)
 	blocks := conway(t)[:6]
-	a := &ingest.Applier{Net: chain.Mainnet, Store: tidb.New(db, tidb.Options{})}
+	a := &ingest.Applier{Net: chain.Mainnet, Store: chaindb.New(db, chaindb.Options{})}
 	apply := func(bs []batch.Block, prev []byte) *batch.Envelope {
 		t.Helper()
-		env := ingest.NewBlocks(network, prev, nil, bs)
+		env := ingesttest.NewBlocks(network, prev, nil, bs)
 		if _, err := a.Apply(context.Background(), env); err != nil {
 			t.Fatal(err)
 		}
 		return env
 	}
 	first := apply(blocks[:2], nil)
-	missing := ingest.NewBlocks(network, first.Last.Hash, nil, blocks[2:4])
+	missing := ingesttest.NewBlocks(network, first.Last.Hash, nil, blocks[2:4])
 	apply(blocks[4:], missing.Last.Hash)
 
 	r := e.startRIE(t, "verify", boot, true, e.functionEnv(name))
 	scheduled := []byte(`{"version": "0", "id": "89d1a02d-5ec7-412e-82f5-13505f849b41", "detail-type": "Scheduled Event",
 "source": "aws.events", "time": "2026-11-26T12:00:00Z", "region": "us-east-1", "detail": {}}`)
-	answer := func() ingest.VerifyResult {
+	answer := func() lambdafn.VerifyResult {
 		t.Helper()
-		var res ingest.VerifyResult
+		var res lambdafn.VerifyResult
 		body := r.invoke(t, scheduled)
 		if err := json.Unmarshal(body, &res); err != nil || res.Report == "" {
 			t.Fatalf("answer is not a verify result (%v): %s", err, body)

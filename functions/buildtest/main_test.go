@@ -55,7 +55,8 @@ import (
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/immutable"
-	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/testenv"
 )
@@ -535,7 +536,7 @@ func conway(tb testing.TB) []batch.Block {
 // message is an envelope of blocks as an SQS record from the history queue.
 func message(tb testing.TB, blocks []batch.Block, prev []byte) (events.SQSMessage, *batch.Envelope) {
 	tb.Helper()
-	env := ingest.NewBlocks(network, prev, nil, blocks)
+	env := ingesttest.NewBlocks(network, prev, nil, blocks)
 	raw, err := batch.Encode(env)
 	if err != nil {
 		tb.Fatal(err)
@@ -550,7 +551,7 @@ func message(tb testing.TB, blocks []batch.Block, prev []byte) (events.SQSMessag
 		Body:          base64.StdEncoding.EncodeToString(raw),
 		Attributes:    map[string]string{"ApproximateReceiveCount": "1", "SentTimestamp": "1700000000000"},
 		MessageAttributes: map[string]events.SQSMessageAttribute{
-			ingest.AttrBatchID: str(id), ingest.AttrKind: str(env.Kind.String()), ingest.AttrNetwork: str(network)},
+			batch.AttrBatchID: str(id), batch.AttrKind: str(env.Kind.String()), batch.AttrNetwork: str(network)},
 		EventSource:    "aws:sqs",
 		EventSourceARN: "arn:aws:sqs:" + region + ":000000000000:nectar-history",
 		AWSRegion:      region,
@@ -612,7 +613,7 @@ func runHandlerChild(eventFile string) int {
 		return 1
 	}
 	ctx := context.Background()
-	f, err := ingest.LoadFunction("ingest", os.Getenv, io.Discard, os.Stderr)
+	f, err := lambdafn.LoadFunction("ingest", os.Getenv, io.Discard, os.Stderr)
 	if err != nil {
 		return fail(err)
 	}
@@ -620,7 +621,7 @@ func runHandlerChild(eventFile string) int {
 		return fail(err)
 	}
 	defer f.Close()
-	h := f.NewHandler(ingest.DefaultConcurrency)
+	h := f.NewHandler(lambdafn.DefaultConcurrency)
 	h.Limits = batch.Limits{MaxEncodedBytes: 64 << 20}
 	payload, err := os.ReadFile(eventFile)
 	if err != nil {

@@ -11,12 +11,13 @@ import (
 	"github.com/nectar-indexer/nectar/follower/followertest"
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/immutable"
 	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // BenchmarkEndToEnd moves the mainnet Conway chunk (1,054 blocks) through the
@@ -45,14 +46,14 @@ func BenchmarkEndToEnd(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		db, _ := srv.Open(b)
-		store := tidb.New(db, tidb.Options{})
+		store := chaindb.New(db, chaindb.Options{})
 		client := sqstest.NewClient(b)
 		ctx, cancel := context.WithCancel(context.Background())
 		history, tip, err := sqs.CreateQueues(ctx, client, sqstest.QueueName(b), sqs.QueueOptions{MaxMessageBytes: 256 << 10})
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := &ingest.Handler{Applier: &ingest.Applier{Net: chain.Mainnet, Store: store}}
+		h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Mainnet, Store: store}}
 		b.StartTimer()
 		start := time.Now()
 		for _, q := range []string{history, tip} {

@@ -18,13 +18,13 @@ import (
 	"github.com/nectar-indexer/nectar/infra/local/eventsource"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/immutable"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 	"github.com/nectar-indexer/nectar/shared/sqs/sqstest"
 	"github.com/nectar-indexer/nectar/shared/testenv"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 var (
@@ -101,7 +101,7 @@ func TestEndToEnd(t *testing.T) {
 	// The reference, in a database of its own: the one-machine mode's local
 	// sink over the final chain. It runs while the pipeline is set up.
 	refDB, _ := e.tidb.Open(t)
-	ref := tidb.New(refDB, tidb.Options{})
+	ref := chaindb.New(refDB, chaindb.Options{})
 	refSrv, refPath := followertest.StartNode(t, final, 0)
 	refRun := startFollower(t, refPath, &follower.LocalSink{Applier: &ingest.Applier{Net: chain.Preview, Store: ref}}, ref)
 
@@ -119,7 +119,7 @@ func TestEndToEnd(t *testing.T) {
 	rec := &followertest.Recorder{Next: &follower.SQSSink{Sender: sqs.NewSender(e.sqs, sqs.SenderOptions{}),
 		Network: chain.Preview.Name, HistoryURL: history, TipURL: tip}}
 	// The follower keeps its cursor in the database, with credentials of its own.
-	run := startFollower(t, path, rec, tidb.New(admin, tidb.Options{}))
+	run := startFollower(t, path, rec, chaindb.New(admin, chaindb.Options{}))
 	run.WaitHead(t, srv.Tip(), 2*time.Minute)
 	if err := srv.Rollback(depth, nil); err != nil {
 		t.Fatal(err)
@@ -200,11 +200,11 @@ func TestEndToEnd(t *testing.T) {
 	// The database equals the local sink's.
 	refRun.WaitHead(t, refSrv.Tip(), 2*time.Minute)
 	ctx := context.Background()
-	want, err := tidb.Checksums(ctx, refDB)
+	want, err := chaindb.Checksums(ctx, refDB)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sums, err := tidb.Checksums(ctx, admin)
+	sums, err := chaindb.Checksums(ctx, admin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestPoisonMessage(t *testing.T) {
 	}
 	poisonBody := base64.StdEncoding.EncodeToString([]byte("this is not a Nectar envelope"))
 	poison := sqs.Message{ID: "poison", Body: poisonBody, Attributes: map[string]string{
-		ingest.AttrBatchID: "poison-batch", ingest.AttrKind: "blocks", ingest.AttrNetwork: "preview"}}
+		batch.AttrBatchID: "poison-batch", batch.AttrKind: "blocks", batch.AttrNetwork: "preview"}}
 	msgs = append(msgs[:4], append([]sqs.Message{poison}, msgs[4:]...)...)
 	if len(msgs) != 10 {
 		t.Fatalf("%d messages, want a batch of 10", len(msgs))
@@ -261,9 +261,9 @@ func TestPoisonMessage(t *testing.T) {
 		t.Fatalf("received %d messages from the DLQ, want 1", len(dead))
 	}
 	d := dead[0]
-	if aws.ToString(d.Body) != poisonBody || aws.ToString(d.MessageAttributes[ingest.AttrBatchID].StringValue) != "poison-batch" {
+	if aws.ToString(d.Body) != poisonBody || aws.ToString(d.MessageAttributes[batch.AttrBatchID].StringValue) != "poison-batch" {
 		t.Errorf("DLQ holds body %q, batch %q; want the poisoned message", aws.ToString(d.Body),
-			aws.ToString(d.MessageAttributes[ingest.AttrBatchID].StringValue))
+			aws.ToString(d.MessageAttributes[batch.AttrBatchID].StringValue))
 	}
 	deadID := aws.ToString(d.MessageId)
 

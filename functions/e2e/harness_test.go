@@ -38,8 +38,7 @@ import (
 	"github.com/nectar-indexer/nectar/infra/local/eventsource/eventsourcetest"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
-	"github.com/nectar-indexer/nectar/shared/immutable"
-	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
 	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
 	"github.com/nectar-indexer/nectar/shared/sqs"
@@ -292,23 +291,7 @@ func count(tb testing.TB, db *sql.DB, query string, args ...any) int {
 // previewEnvelopes cuts preview chunk 00000 (216 blocks) into envelopes of
 // n blocks, as the follower would for history.
 func previewEnvelopes(tb testing.TB, n int) []*batch.Envelope {
-	tb.Helper()
-	blocks, err := immutable.ReadFile(filepath.Join(previewDir, "00000.chunk"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out []*batch.Envelope
-	var prev []byte
-	for i := 0; i < len(blocks); i += n {
-		var raw []batch.Block
-		for _, b := range blocks[i:min(i+n, len(blocks))] {
-			raw = append(raw, batch.Block{Type: b.Type, CBOR: b.CBOR})
-		}
-		e := ingest.NewBlocks("preview", prev, nil, raw)
-		prev = e.Last.Hash
-		out = append(out, e)
-	}
-	return out
+	return ingesttest.ChunkEnvelopes(tb, "preview", filepath.Join(previewDir, "00000.chunk"), n)
 }
 
 // message is an envelope as the follower's SQS sink sends it to the history
@@ -320,7 +303,7 @@ func message(tb testing.TB, id string, e *batch.Envelope) sqs.Message {
 		tb.Fatal(err)
 	}
 	return sqs.Message{ID: id, Body: base64.StdEncoding.EncodeToString(raw), Attributes: map[string]string{
-		ingest.AttrBatchID: hex.EncodeToString(e.ID()), ingest.AttrKind: e.Kind.String(), ingest.AttrNetwork: "preview"}}
+		batch.AttrBatchID: hex.EncodeToString(e.ID()), batch.AttrKind: e.Kind.String(), batch.AttrNetwork: "preview"}}
 }
 
 func send(tb testing.TB, client sqs.API, queueURL string, msgs ...sqs.Message) {

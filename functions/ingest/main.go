@@ -10,13 +10,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 )
 
 func main() {
 	ctx := context.Background()
 	// Built once per container, outside the handler, and reused across invocations.
-	f, err := ingest.LoadFunction("ingest", os.Getenv, os.Stdout, os.Stderr)
+	f, err := lambdafn.LoadFunction("ingest", os.Getenv, os.Stdout, os.Stderr)
 	if err == nil {
 		_, err = f.Open(ctx)
 	}
@@ -26,5 +26,5 @@ func main() {
 		os.Exit(1)
 	}
 	defer f.Close()
-	lambda.Start(f.NewHandler(ingest.DefaultConcurrency).Handle)
+	lambda.Start(f.NewHandler(lambdafn.DefaultConcurrency).Handle)
 }

@@ -9,12 +9,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/nectar-indexer/nectar/shared/ingest"
-	"github.com/nectar-indexer/nectar/shared/schema"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 )
 
 func main() {
-	f, err := ingest.LoadFunction("migrate", os.Getenv, os.Stdout, os.Stderr)
+	f, err := lambdafn.LoadFunction("migrate", os.Getenv, os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "migrate: start:", err)
 		os.Exit(1)
@@ -22,6 +21,6 @@ func main() {
 	defer f.Close()
 	// The database opens inside the handler, so that a failure to connect is
 	// answered to CloudFormation instead of leaving the stack waiting.
-	h := &schema.Handler{DB: f.Open, Logger: f.Logger}
+	h := &lambdafn.MigrateHandler{DB: f.Open, Logger: f.Logger}
 	lambda.Start(h.Handle)
 }

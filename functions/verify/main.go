@@ -9,11 +9,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 )
 
 func main() {
-	f, err := ingest.LoadFunction("verify", os.Getenv, os.Stdout, os.Stderr)
+	f, err := lambdafn.LoadFunction("verify", os.Getenv, os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify: start:", err)
 		os.Exit(1)
@@ -21,6 +21,6 @@ func main() {
 	defer f.Close()
 	// The database opens inside the handler, so that a failure to connect is
 	// an invocation error (and the function's Errors alarm), not a crash loop.
-	h := &ingest.VerifyHandler{Open: f.Open, Network: f.Network.Name, Logger: f.Logger, Metrics: f.Metrics}
+	h := &lambdafn.VerifyHandler{Open: f.Open, Network: f.Network.Name, Logger: f.Logger, Metrics: f.Metrics}
 	lambda.Start(h.Handle)
 }

@@ -443,7 +443,7 @@ func TestFollowerConfigurationIsValid(t *testing.T) {
 // TestFollowerMetricsShipped: every follower metric an alarm or the dashboard reads is one the
 // follower registers, the CloudWatch agent scrapes from NECTAR_HTTP_ADDR and selects into
 // Nectar/Follower with the dimension the alarms use; host metrics come from the agent's metrics
-// section; the ingest function's EMF metrics are ones shared/ingest emits.
+// section; the ingest function's EMF metrics are ones shared/lambdafn emits.
 func TestFollowerMetricsShipped(t *testing.T) {
 	app := load(t, "template.yaml")
 	stack := load(t, followerStack)
@@ -586,9 +586,9 @@ func TestFollowerMetricsShipped(t *testing.T) {
 			used[dm.Name] = []string{"network"}
 		}
 	}
-	// The functions' metrics: every emf.Metric named in shared/ingest (the ingest and verify handlers).
+	// The functions' metrics: every emf.Metric named in shared/lambdafn (the ingest and verify handlers).
 	var ingestSource string
-	sources, _ := filepath.Glob(filepath.Join(root, "shared", "ingest", "*.go"))
+	sources, _ := filepath.Glob(filepath.Join(root, "shared", "lambdafn", "*.go"))
 	for _, f := range sources {
 		if !strings.HasSuffix(f, "_test.go") {
 			rel, _ := filepath.Rel(root, f)
@@ -597,7 +597,7 @@ func TestFollowerMetricsShipped(t *testing.T) {
 	}
 	for _, a := range append(Alarms(app), dashAlarms(dash)...) {
 		if a.Namespace == "Nectar" && !strings.Contains(ingestSource, `Name: "`+a.Metric+`"`) {
-			t.Errorf("%s reads Nectar/%s, which shared/ingest does not emit", a.Name, a.Metric)
+			t.Errorf("%s reads Nectar/%s, which shared/lambdafn does not emit", a.Name, a.Metric)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(used)) {

@@ -6,17 +6,17 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
-	"github.com/nectar-indexer/nectar/shared/tidb"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 )
 
 // Store is what ingestion needs from the database. ApplyBatch must be atomic
 // and idempotent per batch id; Rollback must delete every row above the point.
 type Store interface {
-	ApplyBatch(ctx context.Context, b *tidb.Batch) (applied bool, err error)
+	ApplyBatch(ctx context.Context, b *chaindb.Batch) (applied bool, err error)
 	Rollback(ctx context.Context, p chain.Point) error
 }
 
-var _ Store = (*tidb.Store)(nil)
+var _ Store = (*chaindb.Store)(nil)
 
 // Result says what Apply did.
 type Result struct {

@@ -10,16 +10,17 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/ingest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
+	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
 )
 
 // An undecodable block does not stop a batch: it is kept in quarantine with
 // its header's identity and the error, the blocks around it are applied, and
 // verify lists it while still proving continuity through it.
 func TestUndecodableBlocksAreQuarantined(t *testing.T) {
-	envs := previewEnvelopes(t, 216)
+	envs := ingesttest.ChunkEnvelopes(t, "preview", filepath.Join("..", "..", "testdata", "chains", "preview", "00000.chunk"), 216)
 	env := envs[0]
 	// Corrupt block 100's body: its last element, the empty list of invalid
 	// transactions (0x80), becomes an empty map (0xa0). The header still
@@ -41,7 +42,7 @@ func TestUndecodableBlocksAreQuarantined(t *testing.T) {
 	}
 	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
 		db, _ := s.Open(t)
-		store := tidb.New(db, tidb.Options{})
+		store := chaindb.New(db, chaindb.Options{})
 		a := &ingest.Applier{Net: chain.Preview, Store: store}
 		res, err := a.Apply(context.Background(), env)
 		if err != nil {
@@ -69,7 +70,7 @@ func TestUndecodableBlocksAreQuarantined(t *testing.T) {
 
 		// A batch holding only a block that does not decode at all is recorded, not lost.
 		raw := invalidBlock(t, invalid)
-		e2 := ingest.NewBlocks("preview", nil, nil, []batch.Block{raw})
+		e2 := ingesttest.NewBlocks("preview", nil, nil, []batch.Block{raw})
 		res, err = a.Apply(context.Background(), e2)
 		if err != nil || res.Quarantined != 1 {
 			t.Fatalf("invalid block: %+v %v", res, err)

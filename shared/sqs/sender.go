@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/nectar-indexer/nectar/shared/backoff"
 )
 
 // SQS limits.
@@ -213,10 +214,10 @@ func (s *Sender) Send(ctx context.Context, queueURL string, msgs []Message) erro
 			continue
 		}
 		round++
-		d := backoff(s.opts.MinBackoff, s.opts.MaxBackoff, round)
+		d := backoff.Wait(s.opts.MinBackoff, s.opts.MaxBackoff, round)
 		s.opts.Logger.Warn("sqs send: retrying failed entries",
 			"queue", sendErr.Queue, "round", round, "backoff", d)
-		if err := sleep(ctx, d); err != nil {
+		if err := backoff.Sleep(ctx, d); err != nil {
 			for _, e := range pending {
 				if !e.sent && !e.failed {
 					fail(e, EntryError{Err: err, Code: e.last.Code, Message: e.last.Message})
@@ -385,29 +386,4 @@ func validateMessages(msgs []Message, fifo bool) error {
 		}
 	}
 	return nil
-}
-
-// backoff is the wait before retry round n (1-based): min·2^(n-1) capped at
-// max, with equal jitter (a uniform value in [d/2, d]).
-func backoff(lo, hi time.Duration, n int) time.Duration {
-	d := hi
-	if n < 32 {
-		if x := lo << (n - 1); x > 0 && x < hi {
-			d = x
-		}
-	}
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

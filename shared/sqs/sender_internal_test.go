@@ -82,18 +82,6 @@ func TestMessageSize(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	lo, hi := 100*time.Millisecond, 2*time.Second
-	for n, want := range map[int]time.Duration{1: lo, 2: 2 * lo, 3: 4 * lo, 5: 16 * lo, 6: hi, 40: hi, 100: hi} {
-		for range 50 {
-			d := backoff(lo, hi, n)
-			if d < want/2 || d > want {
-				t.Fatalf("backoff(round %d) = %s, want in [%s, %s]", n, d, want/2, want)
-			}
-		}
-	}
-}
-
 func TestEntryRetryable(t *testing.T) {
 	tests := []struct {
 		code        string

@@ -17,11 +17,11 @@ import (
 
 	"github.com/nectar-indexer/nectar/follower"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/config"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/schema"
 	"github.com/nectar-indexer/nectar/shared/sqs"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // Main wires the follower from a Config. Tests build it without flags.
@@ -68,7 +68,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if _, err := schema.Migrate(ctx, db, log); err != nil {
 		return err
 	}
-	store := tidb.New(db, tidb.Options{Logger: log})
+	store := chaindb.New(db, chaindb.Options{Logger: log})
 
 	var sources []follower.Source
 	if cfg.Follower.ChunkDir != "" {

@@ -18,10 +18,10 @@ import (
 	"github.com/nectar-indexer/nectar/follower/followertest"
 	"github.com/nectar-indexer/nectar/follower/nodesim"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/logbuf"
 	"github.com/nectar-indexer/nectar/shared/secrets/secretstest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 const previewDir = "../../../testdata/chains/preview"
@@ -114,7 +114,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Fatalf("follower after SIGTERM: %v\n%s", c.err, c.out.String())
 	}
 
-	got, err := tidb.Checksums(context.Background(), db)
+	got, err := chaindb.Checksums(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}

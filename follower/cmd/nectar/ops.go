@@ -12,11 +12,10 @@ import (
 	"os"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/config"
 	"github.com/nectar-indexer/nectar/shared/dbconn"
-	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/secrets"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // errFailed makes the command exit non-zero after it printed why.
@@ -68,7 +67,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer db.Close()
-	rep, err := tidb.New(db, tidb.Options{}).Verify(ctx, cfg.Network, ingest.DefaultVerifyLimit)
+	rep, err := chaindb.New(db, chaindb.Options{}).Verify(ctx, cfg.Network, chaindb.DefaultVerifyLimit)
 	if err != nil {
 		return err
 	}
@@ -103,30 +102,7 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer db.Close()
-	var n int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM block WHERE hash = ? AND slot_no = ?", h, *slot).Scan(&n); err != nil {
-		return fmt.Errorf("look up the target block: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("no block %x at slot %d in the database: refusing to roll back to a point that is not on the indexed chain", h, *slot)
-	}
-	store := tidb.New(db, tidb.Options{})
-	p := chain.Point{Slot: *slot, Hash: h}
-	if err := store.Rollback(ctx, p); err != nil {
-		return err
-	}
-	// The follower resumes from the point: its cursor forgets what is above.
-	points, err := store.LoadCursor(ctx, cfg.Network)
-	if err != nil {
-		return err
-	}
-	keep := []chain.Point{p}
-	for _, c := range points {
-		if c.Slot < p.Slot {
-			keep = append(keep, c)
-		}
-	}
-	if err := store.SaveCursor(ctx, cfg.Network, keep); err != nil {
+	if err := chaindb.New(db, chaindb.Options{}).RollbackTo(ctx, cfg.Network, chain.Point{Slot: *slot, Hash: h}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "rolled back to %d/%x; the follower resumes from there (stop it first)\n", *slot, h)

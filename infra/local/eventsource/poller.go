@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -31,6 +30,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/nectar-indexer/nectar/shared/backoff"
 	"github.com/nectar-indexer/nectar/shared/sqs"
 )
 
@@ -137,22 +137,19 @@ func (p *Poller) Run(ctx context.Context) error {
 		return err
 	}
 	log := p.logger().With("queue", queueName(p.QueueURL))
-	backoff := time.Duration(0)
+	retry := backoff.Exponential{Min: minBackoff, Max: maxBackoff}
 	for ctx.Err() == nil {
 		_, err := p.Poll(ctx)
 		if err == nil {
-			backoff = 0
+			retry.Reset()
 			continue
 		}
 		if ctx.Err() != nil {
 			break
 		}
-		backoff = min(max(2*backoff, minBackoff), maxBackoff)
-		log.Warn("poll", "err", err, "retry_in", backoff.String())
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff/2 + rand.N(backoff/2+1)):
-		}
+		wait := retry.Next()
+		log.Warn("poll", "err", err, "retry_in", wait.String())
+		_ = backoff.Sleep(ctx, wait)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package ingest_test
+package lambdafn_test
 
 import (
 	"bytes"
@@ -10,10 +10,11 @@ import (
 	"testing"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/emf"
 	"github.com/nectar-indexer/nectar/shared/ingest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 )
 
 // The scheduled verify: a chain with a batch missing in the middle answers
@@ -23,7 +24,7 @@ func TestVerifyHandler(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
 		db, _ := s.Open(t)
 		ctx := context.Background()
-		a := &ingest.Applier{Net: chain.Preview, Store: tidb.New(db, tidb.Options{})}
+		a := &ingest.Applier{Net: chain.Preview, Store: chaindb.New(db, chaindb.Options{})}
 		for i, e := range envs {
 			if i == 5 {
 				continue // lost, for now
@@ -33,7 +34,7 @@ func TestVerifyHandler(t *testing.T) {
 			}
 		}
 		var metrics bytes.Buffer
-		h := &ingest.VerifyHandler{Open: func(context.Context) (*sql.DB, error) { return db, nil }, Network: "preview",
+		h := &lambdafn.VerifyHandler{Open: func(context.Context) (*sql.DB, error) { return db, nil }, Network: "preview",
 			Logger: slog.New(slog.DiscardHandler), Metrics: emf.New(&metrics, "Nectar", map[string]string{"Function": "verify"})}
 
 		res, err := h.Handle(ctx, json.RawMessage(`{"source": "aws.events"}`))

@@ -1,4 +1,4 @@
-package schema
+package lambdafn
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/cfn"
+
+	"github.com/nectar-indexer/nectar/shared/schema"
 )
 
 // MigrateResult is what a direct invocation of the migrate function returns.
@@ -15,17 +17,17 @@ type MigrateResult struct {
 	Applied []int `json:"applied"`
 }
 
-// Handler runs migrations as a Lambda function: as a CloudFormation custom
+// MigrateHandler runs migrations as a Lambda function: as a CloudFormation custom
 // resource (it answers the stack's pre-signed URL on Create, Update and
 // Delete, also when migrating fails, so a stack never hangs) or on direct
 // invocation with any other payload.
-type Handler struct {
+type MigrateHandler struct {
 	DB     func(ctx context.Context) (*sql.DB, error)
 	Logger *slog.Logger
 }
 
 // Handle dispatches on the payload.
-func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
+func (h *MigrateHandler) Handle(ctx context.Context, payload json.RawMessage) (any, error) {
 	var probe struct {
 		RequestType string `json:"RequestType"`
 		ResponseURL string `json:"ResponseURL"`
@@ -48,7 +50,7 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (any, err
 
 // custom is the custom resource's body: migrate on Create and Update, nothing
 // on Delete (the data outlives the stack).
-func (h *Handler) custom(ctx context.Context, ev cfn.Event) (physicalID string, data map[string]any, err error) {
+func (h *MigrateHandler) custom(ctx context.Context, ev cfn.Event) (physicalID string, data map[string]any, err error) {
 	physicalID = "nectar-schema"
 	if ev.RequestType == cfn.RequestDelete {
 		return physicalID, nil, nil
@@ -60,10 +62,10 @@ func (h *Handler) custom(ctx context.Context, ev cfn.Event) (physicalID string, 
 	return physicalID, map[string]any{"Applied": fmt.Sprint(applied)}, nil
 }
 
-func (h *Handler) migrate(ctx context.Context) ([]int, error) {
+func (h *MigrateHandler) migrate(ctx context.Context) ([]int, error) {
 	db, err := h.DB(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return Migrate(ctx, db, h.Logger)
+	return schema.Migrate(ctx, db, h.Logger)
 }

@@ -1,4 +1,4 @@
-package tidb_test
+package chaindb_test
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/dbtest/toxitest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // The adaptive-size workload: the first adaptiveBlocks blocks of mainnet
@@ -44,11 +44,11 @@ var adaptiveLatencies = []struct {
 // adaptive one is last.
 var adaptiveCases = []struct {
 	name string
-	opts tidb.Options
+	opts chaindb.Options
 }{
-	{"fixed-50", tidb.Options{StatementRows: 50, MinStatementRows: 50, MaxStatementRows: 50}},
-	{"fixed-2000", tidb.Options{StatementRows: 2000, MinStatementRows: 2000, MaxStatementRows: 2000}},
-	{"adaptive", tidb.Options{StatementRows: 100, MinStatementRows: 16, MaxStatementRows: 4096}},
+	{"fixed-50", chaindb.Options{StatementRows: 50, MinStatementRows: 50, MaxStatementRows: 50}},
+	{"fixed-2000", chaindb.Options{StatementRows: 2000, MinStatementRows: 2000, MaxStatementRows: 2000}},
+	{"adaptive", chaindb.Options{StatementRows: 100, MinStatementRows: 16, MaxStatementRows: 4096}},
 }
 
 // BenchmarkAdaptiveStatementSize writes the same workload through
@@ -125,7 +125,7 @@ func (r *adaptiveResult) best(i int) time.Duration {
 }
 
 // adaptivePasses runs the workload passes times.
-func adaptivePasses(b *testing.B, srv *dbtest.Server, proxy string, batches []*tidb.Batch, passes int) adaptiveResult {
+func adaptivePasses(b *testing.B, srv *dbtest.Server, proxy string, batches []*chaindb.Batch, passes int) adaptiveResult {
 	n := len(adaptiveCases)
 	r := adaptiveResult{took: make([][]time.Duration, n), passes: make([]int, n)}
 	for pass := range passes {
@@ -159,13 +159,13 @@ func adaptivePasses(b *testing.B, srv *dbtest.Server, proxy string, batches []*t
 // the batch and the pass. It returns, per case, the time of each batch
 // (ApplyBatch only is timed) and the statements, and the adaptive size after
 // each batch.
-func adaptiveRun(b *testing.B, srv *dbtest.Server, proxy string, batches []*tidb.Batch, cases []int, pass int) (took [][]time.Duration, statements []int64, sizes []int) {
+func adaptiveRun(b *testing.B, srv *dbtest.Server, proxy string, batches []*chaindb.Batch, cases []int, pass int) (took [][]time.Duration, statements []int64, sizes []int) {
 	b.StopTimer()
 	n := len(adaptiveCases)
-	stores := make([]*tidb.Store, n)
+	stores := make([]*chaindb.Store, n)
 	for _, i := range cases {
 		_, cfg := srv.Open(b)
-		stores[i] = tidb.New(proxiedDB(b, cfg, proxy), adaptiveCases[i].opts)
+		stores[i] = chaindb.New(proxiedDB(b, cfg, proxy), adaptiveCases[i].opts)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), adaptiveRunTimeout)
 	defer cancel()

@@ -1,4 +1,4 @@
-package tidb
+package chaindb
 
 import (
 	"context"
@@ -7,6 +7,10 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/chain"
 )
+
+// DefaultVerifyLimit caps the gaps and quarantined blocks one verify run
+// lists (and so the ChainGaps metric).
+const DefaultVerifyLimit = 100
 
 // Gap is a block whose previous block is missing.
 type Gap struct {

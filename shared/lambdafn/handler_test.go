@@ -1,4 +1,4 @@
-package ingest_test
+package lambdafn_test
 
 import (
 	"bytes"
@@ -14,32 +14,17 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/emf"
-	"github.com/nectar-indexer/nectar/shared/immutable"
 	"github.com/nectar-indexer/nectar/shared/ingest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
+	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 )
 
 // previewEnvelopes cuts preview chunk 00000 (216 blocks) into envelopes of n blocks.
 func previewEnvelopes(tb testing.TB, n int) []*batch.Envelope {
-	tb.Helper()
-	blocks, err := immutable.ReadFile(filepath.Join("..", "..", "testdata", "chains", "preview", "00000.chunk"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out []*batch.Envelope
-	var prev []byte
-	for i := 0; i < len(blocks); i += n {
-		var raw []batch.Block
-		for _, b := range blocks[i:min(i+n, len(blocks))] {
-			raw = append(raw, batch.Block{Type: b.Type, CBOR: b.CBOR})
-		}
-		e := ingest.NewBlocks("preview", prev, nil, raw)
-		prev = e.Last.Hash
-		out = append(out, e)
-	}
-	return out
+	return ingesttest.ChunkEnvelopes(tb, "preview", filepath.Join("..", "..", "testdata", "chains", "preview", "00000.chunk"), n)
 }
 
 func record(tb testing.TB, id string, e *batch.Envelope, group string) events.SQSMessage {
@@ -51,7 +36,7 @@ func record(tb testing.TB, id string, e *batch.Envelope, group string) events.SQ
 	bid := hex.EncodeToString(e.ID())
 	m := events.SQSMessage{MessageId: id, Body: base64.StdEncoding.EncodeToString(raw),
 		Attributes:        map[string]string{"ApproximateReceiveCount": "1"},
-		MessageAttributes: map[string]events.SQSMessageAttribute{ingest.AttrBatchID: {StringValue: &bid, DataType: "String"}}}
+		MessageAttributes: map[string]events.SQSMessageAttribute{batch.AttrBatchID: {StringValue: &bid, DataType: "String"}}}
 	if group != "" {
 		m.Attributes["MessageGroupId"] = group
 	}
@@ -70,9 +55,9 @@ func TestHandlerPartialFailure(t *testing.T) {
 	envs := previewEnvelopes(t, 20)
 	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
 		db, _ := s.Open(t)
-		store := tidb.New(db, tidb.Options{})
+		store := chaindb.New(db, chaindb.Options{})
 		var logs, metrics bytes.Buffer
-		h := &ingest.Handler{Applier: &ingest.Applier{Net: chain.Preview, Store: store},
+		h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Preview, Store: store},
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: emf.New(&metrics, "Nectar", nil), Stats: store}
 
 		// Standard queue: one poisoned message among ten good ones fails alone.
@@ -125,7 +110,7 @@ func TestHandlerPartialFailure(t *testing.T) {
 
 func TestHandlerRejectsOtherNetwork(t *testing.T) {
 	envs := previewEnvelopes(t, 50)
-	h := &ingest.Handler{Applier: &ingest.Applier{Net: chain.Mainnet, Store: nil}}
+	h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Mainnet, Store: nil}}
 	resp, err := h.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record(t, "x", envs[0], "")}})
 	if err != nil {
 		t.Fatal(err)

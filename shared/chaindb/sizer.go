@@ -1,4 +1,4 @@
-package tidb
+package chaindb
 
 import (
 	"sync"

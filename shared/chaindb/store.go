@@ -1,7 +1,8 @@
-// Package tidb writes decoded blocks into TiDB (or any MySQL-protocol
-// database): batches applied atomically with their ingest_batch row,
-// rollbacks, and error classification by error number.
-package tidb
+// Package chaindb is Nectar's chain tables in any MySQL-protocol database
+// (TiDB, MariaDB): batches applied atomically with their ingest_batch row,
+// rollbacks, the follower's cursor, verify, content checksums, and error
+// classification by error number.
+package chaindb
 
 import (
 	"context"
@@ -10,12 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/nectar-indexer/nectar/shared/backoff"
 	"github.com/nectar-indexer/nectar/shared/chain"
 )
 
@@ -376,7 +377,6 @@ func (s *Store) Rollback(ctx context.Context, p chain.Point) error {
 // transient, runs out of attempts, or ctx ends. Backoff is exponential,
 // capped and jittered.
 func (s *Store) retry(ctx context.Context, what string, op func(context.Context) error) error {
-	delay := s.opts.BackoffBase
 	for attempt := 1; ; attempt++ {
 		err := op(ctx)
 		if err == nil {
@@ -390,17 +390,14 @@ func (s *Store) retry(ctx context.Context, what string, op func(context.Context)
 		if class == Throttle {
 			s.stats.throttles.Add(1)
 		}
-		wait := delay/2 + rand.N(delay/2+1)
+		wait := backoff.Wait(s.opts.BackoffBase, s.opts.BackoffMax, attempt)
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
 			return fmt.Errorf("%s (attempt %d, %s, no time left to retry): %w", what, attempt, class, err)
 		}
 		s.log.Warn("transient database error, retrying", "op", what, "attempt", attempt, "class", class.String(), "wait", wait, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		case <-time.After(wait):
+		if err := backoff.Sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		delay = min(2*delay, s.opts.BackoffMax)
 	}
 }
 

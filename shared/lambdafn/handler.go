@@ -1,4 +1,8 @@
-package ingest
+// Package lambdafn is the Lambda side of Nectar: the SQS event handler over
+// ingest (partial batch failures, FIFO group order, EMF metrics), the
+// scheduled verify handler, and the function setup shared by every Lambda
+// (configuration, JSON logs, metrics, the database from Secrets Manager).
+package lambdafn
 
 import (
 	"context"
@@ -12,15 +16,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/nectar-indexer/nectar/shared/batch"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/emf"
-	"github.com/nectar-indexer/nectar/shared/tidb"
-)
-
-// Message attributes the follower sets on every message.
-const (
-	AttrBatchID = "nectar_batch_id"
-	AttrKind    = "nectar_kind"
-	AttrNetwork = "nectar_network"
+	"github.com/nectar-indexer/nectar/shared/ingest"
 )
 
 // DefaultConcurrency bounds the history messages one invocation applies at
@@ -35,7 +33,7 @@ const MinTimeLeft = 5 * time.Second
 
 // Applies is what the handler needs to apply one envelope.
 type Applies interface {
-	Apply(ctx context.Context, env *batch.Envelope) (Result, error)
+	Apply(ctx context.Context, env *batch.Envelope) (ingest.Result, error)
 }
 
 // Handler is the SQS event handler for both queues. It returns partial batch
@@ -49,7 +47,7 @@ type Handler struct {
 	Logger      *slog.Logger
 	Metrics     *emf.Writer
 	// Stats, when set, adds the store's retries, throttles and database time to the metrics.
-	Stats interface{ Stats() tidb.Stats }
+	Stats interface{ Stats() chaindb.Stats }
 }
 
 // ErrMalformed marks a message whose body is not a valid envelope.
@@ -78,7 +76,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	var wg sync.WaitGroup
 	failedGroups := map[string]bool{}
 	var stats stats
-	var start tidb.Stats
+	var start chaindb.Stats
 	if h.Stats != nil {
 		start = h.Stats.Stats()
 	}
@@ -107,10 +105,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		}()
 	}
 	wg.Wait()
-	var delta tidb.Stats
+	var delta chaindb.Stats
 	if h.Stats != nil {
 		after := h.Stats.Stats()
-		delta = tidb.Stats{Retries: after.Retries - start.Retries, Throttles: after.Throttles - start.Throttles,
+		delta = chaindb.Stats{Retries: after.Retries - start.Retries, Throttles: after.Throttles - start.Throttles,
 			DBTime: after.DBTime - start.DBTime, StatementRows: after.StatementRows}
 	}
 	stats.emit(h.Metrics, len(resp.BatchItemFailures), delta)
@@ -139,7 +137,7 @@ func (h *Handler) one(ctx context.Context, r events.SQSMessage, st *stats) error
 }
 
 func batchID(r events.SQSMessage) string {
-	if a, ok := r.MessageAttributes[AttrBatchID]; ok && a.StringValue != nil {
+	if a, ok := r.MessageAttributes[batch.AttrBatchID]; ok && a.StringValue != nil {
 		return *a.StringValue
 	}
 	return "unknown"
@@ -152,7 +150,7 @@ type stats struct {
 	latency                            time.Duration
 }
 
-func (s *stats) add(r Result, d time.Duration) {
+func (s *stats) add(r ingest.Result, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.batches++
@@ -167,7 +165,7 @@ func (s *stats) add(r Result, d time.Duration) {
 	s.latency += d
 }
 
-func (s *stats) emit(w *emf.Writer, failed int, db tidb.Stats) {
+func (s *stats) emit(w *emf.Writer, failed int, db chaindb.Stats) {
 	if w == nil {
 		return
 	}

@@ -1,4 +1,4 @@
-package tidb_test
+package chaindb_test
 
 import (
 	"bufio"
@@ -16,24 +16,25 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/immutable"
 	"github.com/nectar-indexer/nectar/shared/ingest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
+	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
 )
 
 const testdata = "../../testdata"
 
 // fixtureBatches returns the 161 single fixture blocks, one batch each, and the
 // mainnet Conway chunk cut into batches of 50 blocks.
-func fixtureBatches(tb testing.TB) []*tidb.Batch {
+func fixtureBatches(tb testing.TB) []*chaindb.Batch {
 	tb.Helper()
 	f, err := os.Open(filepath.Join(testdata, "blocks", "index.tsv"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	var out []*tidb.Batch
+	var out []*chaindb.Batch
 	sc := bufio.NewScanner(f)
 	sc.Scan() // header
 	for sc.Scan() {
@@ -47,7 +48,7 @@ func fixtureBatches(tb testing.TB) []*tidb.Batch {
 		if err != nil {
 			net = chain.UnknownNetwork(cols[3], cols[3] != "unknown")
 		}
-		b := ingest.DecodeBlocks(net, ingest.NewBlocks(net.Name, nil, nil, []batch.Block{{Type: uint(bt), CBOR: raw}}))
+		b := ingest.DecodeBlocks(net, ingesttest.NewBlocks(net.Name, nil, nil, []batch.Block{{Type: uint(bt), CBOR: raw}}))
 		if len(b.Quarantine) > 0 {
 			tb.Fatalf("fixture %s did not decode: %v", cols[0], b.Quarantine[0].Err)
 		}
@@ -57,7 +58,7 @@ func fixtureBatches(tb testing.TB) []*tidb.Batch {
 }
 
 // chunkBatches reads chunk files and cuts their blocks into batches of size n.
-func chunkBatches(tb testing.TB, net chain.Network, chunks []string, n int) []*tidb.Batch {
+func chunkBatches(tb testing.TB, net chain.Network, chunks []string, n int) []*chaindb.Batch {
 	tb.Helper()
 	var raw []batch.Block
 	for _, c := range chunks {
@@ -72,11 +73,11 @@ func chunkBatches(tb testing.TB, net chain.Network, chunks []string, n int) []*t
 	return cut(tb, net, nil, raw, n)
 }
 
-func cut(tb testing.TB, net chain.Network, prev []byte, raw []batch.Block, n int) []*tidb.Batch {
+func cut(tb testing.TB, net chain.Network, prev []byte, raw []batch.Block, n int) []*chaindb.Batch {
 	tb.Helper()
-	var out []*tidb.Batch
+	var out []*chaindb.Batch
 	for i := 0; i < len(raw); i += n {
-		b := ingest.DecodeBlocks(net, ingest.NewBlocks(net.Name, prev, nil, raw[i:min(i+n, len(raw))]))
+		b := ingest.DecodeBlocks(net, ingesttest.NewBlocks(net.Name, prev, nil, raw[i:min(i+n, len(raw))]))
 		if len(b.Quarantine) > 0 {
 			tb.Fatalf("block at slot %d did not decode: %v", b.Quarantine[0].Err.Slot, b.Quarantine[0].Err)
 		}
@@ -86,7 +87,7 @@ func cut(tb testing.TB, net chain.Network, prev []byte, raw []batch.Block, n int
 	return out
 }
 
-func apply(tb testing.TB, s *tidb.Store, batches []*tidb.Batch) {
+func apply(tb testing.TB, s *chaindb.Store, batches []*chaindb.Batch) {
 	tb.Helper()
 	ctx := context.Background()
 	for _, b := range batches {
@@ -97,7 +98,7 @@ func apply(tb testing.TB, s *tidb.Store, batches []*tidb.Batch) {
 }
 
 // expectedCounts is the number of distinct rows per table the decoder produced.
-func expectedCounts(batches []*tidb.Batch) map[string]int64 {
+func expectedCounts(batches []*chaindb.Batch) map[string]int64 {
 	var all chain.Rows
 	for _, b := range batches {
 		for _, d := range b.Blocks {
@@ -145,7 +146,7 @@ var orphanQueries = map[string]string{
 
 func checksums(tb testing.TB, db *sql.DB) map[string]string {
 	tb.Helper()
-	sums, err := tidb.Checksums(context.Background(), db)
+	sums, err := chaindb.Checksums(context.Background(), db)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -168,7 +169,7 @@ func TestLoadFixtures(t *testing.T) {
 	want := expectedCounts(batches)
 	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
 		db, _ := srv.Open(t)
-		apply(t, tidb.New(db, tidb.Options{}), batches)
+		apply(t, chaindb.New(db, chaindb.Options{}), batches)
 		for table, n := range want {
 			if got := countRows(t, db, table); got != n {
 				t.Errorf("%s: %d rows, decoder produced %d", table, got, n)
@@ -195,13 +196,13 @@ func TestIdempotentShuffledLoad(t *testing.T) {
 	batches := fixtureBatches(t)
 	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
 		clean, _ := srv.Open(t)
-		apply(t, tidb.New(clean, tidb.Options{}), batches)
+		apply(t, chaindb.New(clean, chaindb.Options{}), batches)
 		want := checksums(t, clean)
 
 		db, _ := srv.Open(t)
 		// Small statements make a batch long enough to be killed half-way.
-		store := tidb.New(db, tidb.Options{StatementRows: 100, BackoffBase: 10 * time.Millisecond})
-		order := append(append([]*tidb.Batch{}, batches...), batches...)
+		store := chaindb.New(db, chaindb.Options{StatementRows: 100, BackoffBase: 10 * time.Millisecond})
+		order := append(append([]*chaindb.Batch{}, batches...), batches...)
 		rng := rand.New(rand.NewPCG(1, 2))
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 
@@ -275,11 +276,11 @@ func TestRollback(t *testing.T) {
 	final := chunkBatches(t, chain.Preview, chunks, 100)
 	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
 		clean, _ := srv.Open(t)
-		apply(t, tidb.New(clean, tidb.Options{}), final)
+		apply(t, chaindb.New(clean, chaindb.Options{}), final)
 		want := checksums(t, clean)
 
 		db, _ := srv.Open(t)
-		store := tidb.New(db, tidb.Options{})
+		store := chaindb.New(db, chaindb.Options{})
 		apply(t, store, final)
 		// The abandoned fork: real preview blocks from later slots, not part of the final chain.
 		var fork []batch.Block
@@ -337,7 +338,7 @@ func TestVerify(t *testing.T) {
 	batches := chunkBatches(t, chain.Preview, chunks[:2], 50)
 	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
 		db, _ := srv.Open(t)
-		store := tidb.New(db, tidb.Options{})
+		store := chaindb.New(db, chaindb.Options{})
 		apply(t, store, batches)
 		ctx := context.Background()
 		if err := store.SaveCursor(ctx, "preview", []chain.Point{batches[len(batches)-1].Last}); err != nil {

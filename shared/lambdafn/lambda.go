@@ -1,4 +1,4 @@
-package ingest
+package lambdafn
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/config"
 	"github.com/nectar-indexer/nectar/shared/emf"
+	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/secrets"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // Function is what a Lambda function built on ingest holds across
@@ -76,8 +77,8 @@ func (f *Function) Open(ctx context.Context) (*sql.DB, error) {
 
 // NewHandler builds the SQS handler over the function's pool.
 func (f *Function) NewHandler(concurrency int) *Handler {
-	store := tidb.New(f.DB, tidb.Options{Logger: f.Logger})
-	return &Handler{Applier: &Applier{Net: f.Network, Store: store}, Limits: batch.Limits{},
+	store := chaindb.New(f.DB, chaindb.Options{Logger: f.Logger})
+	return &Handler{Applier: &ingest.Applier{Net: f.Network, Store: store}, Limits: batch.Limits{},
 		Concurrency: concurrency, Logger: f.Logger, Metrics: f.Metrics, Stats: store}
 }
 

@@ -1,4 +1,4 @@
-package schema_test
+package lambdafn_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/nectar-indexer/nectar/shared/dbtest"
-	"github.com/nectar-indexer/nectar/shared/schema"
+	"github.com/nectar-indexer/nectar/shared/lambdafn"
 )
 
 // cfnResponder is the stack's pre-signed URL: it records the responses.
@@ -39,7 +39,7 @@ func event(t *testing.T, typ, url string) json.RawMessage {
 
 func TestCustomResourceFailureAnswersTheStack(t *testing.T) {
 	srv, got := cfnResponder(t)
-	h := &schema.Handler{DB: func(context.Context) (*sql.DB, error) { return nil, errors.New("no database configured") }}
+	h := &lambdafn.MigrateHandler{DB: func(context.Context) (*sql.DB, error) { return nil, errors.New("no database configured") }}
 	if _, err := h.Handle(context.Background(), event(t, "Create", srv.URL)); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestCustomResourceFailureAnswersTheStack(t *testing.T) {
 func TestMigrateHandler(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
 		db, _ := s.Open(t) // already migrated once
-		h := &schema.Handler{DB: func(context.Context) (*sql.DB, error) { return db, nil }}
+		h := &lambdafn.MigrateHandler{DB: func(context.Context) (*sql.DB, error) { return db, nil }}
 		srv, got := cfnResponder(t)
 		if _, err := h.Handle(context.Background(), event(t, "Update", srv.URL)); err != nil {
 			t.Fatal(err)
@@ -70,7 +70,7 @@ func TestMigrateHandler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if applied := res.(schema.MigrateResult).Applied; len(applied) != 0 {
+		if applied := res.(lambdafn.MigrateResult).Applied; len(applied) != 0 {
 			t.Errorf("direct invoke applied %v again, want nothing", applied)
 		}
 		var n int

@@ -1,4 +1,4 @@
-package ingest
+package lambdafn
 
 import (
 	"context"
@@ -7,13 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/emf"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
-
-// DefaultVerifyLimit caps the gaps and quarantined blocks one verify run
-// lists (and so the ChainGaps metric).
-const DefaultVerifyLimit = 100
 
 // VerifyHandler is the scheduled verify function: `nectar verify` on a
 // timer. It proves the indexed chain continuous and emits what it found as
@@ -24,7 +20,7 @@ type VerifyHandler struct {
 	// Open returns the database (Function.Open: from the secret).
 	Open    func(context.Context) (*sql.DB, error)
 	Network string
-	Limit   int // 0: DefaultVerifyLimit
+	Limit   int // 0: chaindb.DefaultVerifyLimit
 	Logger  *slog.Logger
 	Metrics *emf.Writer
 }
@@ -50,9 +46,9 @@ func (h *VerifyHandler) Handle(ctx context.Context, _ json.RawMessage) (*VerifyR
 	}
 	limit := h.Limit
 	if limit <= 0 {
-		limit = DefaultVerifyLimit
+		limit = chaindb.DefaultVerifyLimit
 	}
-	rep, err := tidb.New(db, tidb.Options{Logger: h.Logger}).Verify(ctx, h.Network, limit)
+	rep, err := chaindb.New(db, chaindb.Options{Logger: h.Logger}).Verify(ctx, h.Network, limit)
 	if err != nil {
 		return nil, err
 	}

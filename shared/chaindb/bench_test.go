@@ -1,4 +1,4 @@
-package tidb_test
+package chaindb_test
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
-	"github.com/nectar-indexer/nectar/shared/tidb"
 )
 
 // BenchmarkWriteConwayChunk writes the rows of mainnet chunk 06189 (1,054
@@ -37,7 +37,7 @@ func BenchmarkWriteConwayChunk(b *testing.B) {
 				plainLoad(b, db1, all)
 				plain += time.Since(start)
 				start = time.Now()
-				store := tidb.New(db2, tidb.Options{})
+				store := chaindb.New(db2, chaindb.Options{})
 				for _, bt := range batches {
 					if _, err := store.ApplyBatch(context.Background(), bt); err != nil {
 						b.Fatal(err)
@@ -56,7 +56,7 @@ func BenchmarkWriteConwayChunk(b *testing.B) {
 
 // conwayChunk returns mainnet chunk 06189 as 50-block batches and all their
 // rows, deduplicated as the store writes them.
-func conwayChunk(b *testing.B) ([]*tidb.Batch, *chain.Rows) {
+func conwayChunk(b *testing.B) ([]*chaindb.Batch, *chain.Rows) {
 	batches := chunkBatches(b, chain.Mainnet, []string{filepath.Join(testdata, "chains", "mainnet", "06189.chunk")}, 50)
 	var all chain.Rows
 	for _, bt := range batches {
@@ -103,8 +103,8 @@ func BenchmarkConcurrentWriters(b *testing.B) {
 					b.StopTimer()
 					db, _ := srv.Open(b)
 					db.SetMaxOpenConns(2 * workers)
-					store := tidb.New(db, tidb.Options{})
-					work := make(chan *tidb.Batch)
+					store := chaindb.New(db, chaindb.Options{})
+					work := make(chan *chaindb.Batch)
 					errs := make(chan error, workers)
 					b.StartTimer()
 					start := time.Now()
@@ -171,7 +171,7 @@ func BenchmarkNectarStyleBaseline(b *testing.B) {
 				conn.Close()
 				old += time.Since(start)
 				start = time.Now()
-				store := tidb.New(db2, tidb.Options{})
+				store := chaindb.New(db2, chaindb.Options{})
 				for _, bt := range batches {
 					if _, err := store.ApplyBatch(context.Background(), bt); err != nil {
 						b.Fatal(err)
