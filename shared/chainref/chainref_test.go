@@ -32,14 +32,14 @@ func readShipped(tb testing.TB) *Shipped {
 	return shipped
 }
 
-func (s *Shipped) chunk(tb testing.TB, network, name string) Chunk {
+func (s *Shipped) chunk(tb testing.TB, dir, name string) Chunk {
 	tb.Helper()
 	for _, c := range s.Chunks {
-		if c.Network == network && c.Name == name {
+		if c.Dir == dir && c.Name == name {
 			return c
 		}
 	}
-	tb.Fatalf("chunk %s/%s not shipped", network, name)
+	tb.Fatalf("chunk %s/%s not shipped", dir, name)
 	return Chunk{}
 }
 
@@ -50,7 +50,7 @@ func (s *Shipped) eachBlock(f func(where string, b *Block)) {
 	for _, c := range s.Chunks {
 		for i, b := range c.Blocks {
 			seen[string(b.Hash)] = true
-			f(fmt.Sprintf("%s/%s block %d", c.Network, c.Name, i), b)
+			f(fmt.Sprintf("%s/%s block %d", c.Dir, c.Name, i), b)
 		}
 	}
 	for _, fx := range s.Fixtures {
@@ -123,18 +123,18 @@ func TestChainLinks(t *testing.T) {
 	var prev *Block
 	var prevNet string
 	for _, c := range s.Chunks {
-		if c.Network != prevNet {
-			prev, prevNet = nil, c.Network
+		if c.Dir != prevNet {
+			prev, prevNet = nil, c.Dir
 		}
-		if c.Network != "preview" {
+		if c.Dir != "preview" {
 			prev = nil // the mainnet chunks are samples far apart
 		}
 		for i, b := range c.Blocks {
 			if prev != nil && !bytes.Equal(b.PrevHash, prev.Hash) {
-				t.Errorf("%s/%s block %d (slot %d): prev hash %x, the block before is %x", c.Network, c.Name, i, b.Slot, b.PrevHash, prev.Hash)
+				t.Errorf("%s/%s block %d (slot %d): prev hash %x, the block before is %x", c.Dir, c.Name, i, b.Slot, b.PrevHash, prev.Hash)
 			}
 			if prev != nil && b.Slot < prev.Slot {
-				t.Errorf("%s/%s block %d: slot %d before the previous block's %d", c.Network, c.Name, i, b.Slot, prev.Slot)
+				t.Errorf("%s/%s block %d: slot %d before the previous block's %d", c.Dir, c.Name, i, b.Slot, prev.Slot)
 			}
 			prev = b
 		}
@@ -143,7 +143,7 @@ func TestChainLinks(t *testing.T) {
 	if first.PrevHash != nil || first.Slot != 0 || first.BlockNo != 0 {
 		t.Errorf("preview's first block: prev %x, slot %d, block %d; want none, 0, 0", first.PrevHash, first.Slot, first.BlockNo)
 	}
-	genesis := s.chunk(t, "mainnet", "00000.chunk").Blocks[0]
+	genesis := s.chunk(t, "mainnet-byron", "00000.chunk").Blocks[0]
 	if !genesis.EBB || genesis.HasBlockNo || genesis.Slot != 0 || len(genesis.Txs) != 0 {
 		t.Errorf("mainnet's first block: ebb %v, has block no %v, slot %d, %d txs", genesis.EBB, genesis.HasBlockNo, genesis.Slot, len(genesis.Txs))
 	}
@@ -249,7 +249,7 @@ func TestFixtureFeatureCounts(t *testing.T) {
 // genesis redemption output a12a839c…#0. Its Byron tx hash covers the tx
 // without its witnesses.
 func TestPublishedByronTx(t *testing.T) {
-	for _, b := range readShipped(t).chunk(t, "mainnet", "00000.chunk").Blocks {
+	for _, b := range readShipped(t).chunk(t, "mainnet-byron", "00000.chunk").Blocks {
 		if b.Slot != 3313 || b.EBB {
 			continue
 		}
@@ -312,7 +312,7 @@ func TestBodyCommitments(t *testing.T) {
 // Known totals from published data: mainnet chunk 00500 (Shelley) declares
 // 168,985,399 lovelace of fees over 701 transactions.
 func TestShelleyChunkFees(t *testing.T) {
-	c := readShipped(t).chunk(t, "mainnet", "00500.chunk")
+	c := readShipped(t).chunk(t, "mainnet-shelley", "00500.chunk")
 	var txs int
 	var fees uint64
 	for _, b := range c.Blocks {
@@ -395,7 +395,7 @@ func TestFeesCoverSize(t *testing.T) {
 				}
 				minFee := 44*uint64(tx.Size) + 155381
 				if tx.Fee < minFee {
-					t.Errorf("%s/%s tx %x: fee %d below 44*%d+155381", c.Network, c.Name, tx.Hash, tx.Fee, tx.Size)
+					t.Errorf("%s/%s tx %x: fee %d below 44*%d+155381", c.Dir, c.Name, tx.Hash, tx.Fee, tx.Size)
 				}
 				if tx.Fee == minFee {
 					exact++
@@ -525,12 +525,12 @@ func TestDatumHashesMatch(t *testing.T) {
 
 // The reference reads the raw chunk bytes the same way through DecodeWrapped.
 func TestDecodeWrapped(t *testing.T) {
-	path := filepath.Join(testdata, "chains", "mainnet", "00500.chunk")
+	path := filepath.Join(testdata, "chains", "mainnet-shelley", "00500.chunk")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := readShipped(t).chunk(t, "mainnet", "00500.chunk").Blocks
+	want := readShipped(t).chunk(t, "mainnet-shelley", "00500.chunk").Blocks
 	for i := 0; len(data) > 0; i++ {
 		item, rest, err := first(data)
 		if err != nil {

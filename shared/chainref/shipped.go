@@ -16,7 +16,8 @@ import (
 
 // Chunk is one ImmutableDB chunk file of testdata/chains, read by the reference.
 type Chunk struct {
-	Network string // the directory: preview, mainnet
+	Dir     string // the directory: preview, mainnet, mainnet-byron, mainnet-shelley
+	Network string // the network: the directory up to its first '-'
 	Name    string // e.g. 00000.chunk
 	Blocks  []*Block
 }
@@ -78,7 +79,8 @@ func ReadShipped(testdata string) (*Shipped, error) {
 		}
 		for _, p := range ps {
 			paths = append(paths, p)
-			s.Chunks = append(s.Chunks, Chunk{Network: d.Name(), Name: filepath.Base(p)})
+			net, _, _ := strings.Cut(d.Name(), "-")
+			s.Chunks = append(s.Chunks, Chunk{Dir: d.Name(), Network: net, Name: filepath.Base(p)})
 		}
 	}
 	errs := make([]error, len(paths))
