@@ -211,26 +211,13 @@ func (c *txCtx) poolRegistration(idx uint64, p *common.PoolRegistrationCertifica
 	return nil
 }
 
-// poolRewardAddress records and returns the pool's reward address. The
-// address keeps the network id written in the certificate: early mainnet
-// registrations exist whose reward account names the other network, and the
-// row must show what the chain holds.
+// poolRewardAddress records and returns the pool's reward address. As
+// db-sync does (Universal/Insert/Pool.hs adjustNetworkTag, its issue 546),
+// the address takes this chain's network id whatever the certificate wrote:
+// early mainnet registrations name the other network, and the ledger pays
+// the credential all the same.
 func (c *txCtx) poolRewardAddress(p *common.PoolRegistrationCertificate) (string, error) {
-	cred := p.RewardAccountCredential()
-	netID, known := p.RewardAccountNetworkId()
-	if !known || netID == uint(c.net.NetworkID) {
-		return c.stakeAddress(cred), nil
-	}
-	header := byte(0xe0)
-	if isScript(cred) {
-		header = 0xf0
-	}
-	raw := append([]byte{header | byte(netID&0x0f)}, cred.Credential.Bytes()...)
-	addr, err := common.NewAddressFromBytes(raw)
-	if err != nil {
-		return "", fmt.Errorf("pool reward account: %w", err)
-	}
-	return c.stakeAddressFromBytes(cred, &addr), nil
+	return c.stakeAddress(p.RewardAccountCredential()), nil
 }
 
 // mir adds a move-instantaneous-rewards certificate. Payments to stake

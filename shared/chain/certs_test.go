@@ -959,17 +959,18 @@ func gcChunk(tb testing.TB, path string) (eras []uint, blocks [][]byte) {
 	return eras, blocks
 }
 
-// TestPoolRewardAddressKeepsNetwork: a registration whose reward account
-// names the other network keeps that network in reward_addr.
-func TestPoolRewardAddressKeepsNetwork(t *testing.T) {
+// TestPoolRewardAddressTakesChainNetwork: a registration whose reward
+// account names the other network gets this chain's network in reward_addr,
+// as db-sync stores it (Universal/Insert/Pool.hs adjustNetworkTag).
+func TestPoolRewardAddressTakesChainNetwork(t *testing.T) {
 	h := func(n int, b byte) []byte { return bytes.Repeat([]byte{b}, n) }
 	for _, tc := range []struct {
 		header byte
 		want   string
 	}{
 		{0xe1, gcBech32("stake", append([]byte{0xe1}, h(28, 4)...))},
-		{0xe0, gcBech32("stake_test", append([]byte{0xe0}, h(28, 4)...))},
-		{0xf0, gcBech32("stake_test", append([]byte{0xf0}, h(28, 4)...))},
+		{0xe0, gcBech32("stake", append([]byte{0xe1}, h(28, 4)...))},
+		{0xf0, gcBech32("stake", append([]byte{0xf1}, h(28, 4)...))},
 	} {
 		raw := gcCBOR(t, []any{3, h(28, 1), h(32, 2), 1, 2, cbor.Tag{Number: 30, Content: []any{1, 2}},
 			append([]byte{tc.header}, h(28, 4)...), []any{}, []any{}, nil})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/blinklabs-io/gouroboros/cbor"
 	"github.com/blinklabs-io/gouroboros/ledger"
+	"github.com/blinklabs-io/gouroboros/ledger/byron"
 	"github.com/blinklabs-io/gouroboros/ledger/common"
 )
 
@@ -25,15 +26,14 @@ const (
 // MaxBlockType is the newest block type Nectar decodes.
 const MaxBlockType = BlockTypeConway
 
-var eraNames = [...]string{"Byron", "Byron", "Shelley", "Allegra", "Mary", "Alonzo", "Babbage", "Conway"}
-
 // Decoded is one block turned into rows.
 type Decoded struct {
 	Hash      []byte
 	PrevHash  []byte // nil for the first block of a chain
 	Slot      uint64
-	BlockNo   uint64
+	BlockNo   uint64 // a Byron EBB repeats the number of the block before it
 	BlockType uint
+	Era       Era
 	TxCount   int
 	Rows      Rows
 }
@@ -48,14 +48,15 @@ func DecodeBlock(net Network, blockType uint, raw []byte) (d *Decoded, err error
 			d, err = nil, NewDecodeError(blockType, raw, fmt.Errorf("decoder panic: %v", r))
 		}
 	}()
-	if blockType > MaxBlockType {
+	era, ok := EraOfBlockType(blockType)
+	if !ok {
 		return nil, NewDecodeError(blockType, raw, fmt.Errorf("unsupported block type %d", blockType))
 	}
 	blk, err := ledger.NewBlockFromCbor(blockType, raw)
 	if err != nil {
 		return nil, NewDecodeError(blockType, raw, err)
 	}
-	d, err = mapBlock(net, blockType, raw, blk)
+	d, err = mapBlock(net, blockType, era, raw, blk)
 	if err != nil {
 		return nil, NewDecodeError(blockType, raw, err)
 	}
@@ -132,6 +133,7 @@ func ReadHeader(blockType uint, raw []byte) (h Header, err error) {
 // blockCtx carries what every row of one block needs.
 type blockCtx struct {
 	net        Network
+	era        Era
 	slot       uint64
 	blockHash  []byte
 	protoMajor uint64
@@ -151,7 +153,7 @@ type txCtx struct {
 	hash []byte
 }
 
-func mapBlock(net Network, blockType uint, raw []byte, blk ledger.Block) (*Decoded, error) {
+func mapBlock(net Network, blockType uint, era Era, raw []byte, blk ledger.Block) (*Decoded, error) {
 	hdr := blk.Header()
 	hash := blk.Hash()
 	d := &Decoded{
@@ -159,18 +161,28 @@ func mapBlock(net Network, blockType uint, raw []byte, blk ledger.Block) (*Decod
 		Slot:      blk.SlotNumber(),
 		BlockNo:   blk.BlockNumber(),
 		BlockType: blockType,
+		Era:       era,
 	}
 	if prev := blk.PrevHash(); prev != (common.Blake2b256{}) {
 		d.PrevHash = prev.Bytes()
 	}
+	ebb := blockType == BlockTypeByronEBB
 	major, minor, hasProto := protocolVersion(hdr)
-	b := &blockCtx{net: net, slot: d.Slot, blockHash: d.Hash, protoMajor: major, rows: &d.Rows}
+	b := &blockCtx{net: net, era: era, slot: d.Slot, blockHash: d.Hash, protoMajor: major, rows: &d.Rows}
 
 	txs := blk.Transactions()
 	d.TxCount = len(txs)
-	var epoch, epochSlot, blockTime any
+	// db-sync's block columns: an EBB has no block number and no slot within
+	// its epoch (its slot_no stays: rollbacks and order need every row's slot).
+	var blockNo, epoch, epochSlot, blockTime any
+	if !ebb {
+		blockNo = d.BlockNo
+	}
 	if e, es, ok := net.Epoch(d.Slot); ok {
-		epoch, epochSlot = e, es
+		epoch = e
+		if !ebb {
+			epochSlot = es
+		}
 	}
 	if t, ok := net.SlotTime(d.Slot); ok {
 		blockTime = t.UTC().Format("2006-01-02 15:04:05")
@@ -179,16 +191,19 @@ func mapBlock(net Network, blockType uint, raw []byte, blk ledger.Block) (*Decod
 	if hasProto {
 		protoMajor, protoMinor = major, minor
 	}
-	if blockType >= BlockTypeShelley {
+	// db-sync's block.size: the whole block's length for Byron, the body size
+	// the header declares (and the ledger checks) from Shelley on.
+	size := uint64(len(raw))
+	if era >= EraShelley {
+		size = hdr.BlockBodySize()
 		vkey := hdr.IssuerVkey()
 		slotLeader = vkey.Hash().Bytes()
 	}
-	b.rows.Add(Block, d.Hash, d.Slot, d.BlockNo, epoch, epochSlot, blockTime, eraNames[blockType], uint64(blockType),
-		nullBytes(d.PrevHash), uint64(len(raw)), uint64(len(txs)), slotLeader, protoMajor, protoMinor)
+	b.rows.Add(Block, d.Hash, d.Slot, blockNo, epoch, epochSlot, blockTime, era.String(), uint64(blockType),
+		nullBytes(d.PrevHash), size, uint64(len(txs)), slotLeader, protoMajor, protoMinor)
 
 	for i, tx := range txs {
-		th := tx.Hash()
-		c := &txCtx{blockCtx: b, tx: tx, body: tx, hash: th.Bytes()}
+		c := &txCtx{blockCtx: b, tx: tx, body: tx, hash: txHash(tx)}
 		if err := c.mapTx(uint64(i)); err != nil {
 			return nil, fmt.Errorf("tx %d (%x): %w", i, c.hash, err)
 		}
@@ -198,6 +213,12 @@ func mapBlock(net Network, blockType uint, raw []byte, blk ledger.Block) (*Decod
 }
 
 func (c *txCtx) mapTx(blockIndex uint64) error {
+	if era, ok := eraOfTxType(c.tx.Type()); !ok || era != c.era {
+		return fmt.Errorf("transaction of type %d in a %s block", c.tx.Type(), c.era)
+	}
+	if !c.tx.IsValid() {
+		return c.mapInvalidTx(blockIndex)
+	}
 	outputs := c.body.Outputs()
 	outSum := new(big.Int)
 	for _, o := range outputs {
@@ -205,30 +226,22 @@ func (c *txCtx) mapTx(blockIndex uint64) error {
 			outSum.Add(outSum, a)
 		}
 	}
-	var fee any
-	if f := c.body.Fee(); f != nil && c.blockType() >= BlockTypeShelley {
-		fee = f.String()
-	}
-	var invalidBefore, invalidHereafter any
-	if v := c.body.ValidityIntervalStart(); v != 0 {
-		invalidBefore = v
-	}
-	if v := c.body.TTL(); v != 0 {
-		invalidHereafter = v
-	}
-	var totalCollateral any
-	if common.TransactionTotalCollateralPresent(c.body) {
-		if tc := c.body.TotalCollateral(); tc != nil {
-			totalCollateral = tc.String()
+	// A Byron transaction states no fee and pays no deposit; the tx_fee view
+	// computes its fee from the outputs it spends.
+	var fee, deposit any = nil, "0"
+	if c.era.HasFeeField() {
+		if f := c.body.Fee(); f != nil {
+			fee = f.String()
 		}
+		deposit = c.deposit()
 	}
+	invalidBefore, invalidHereafter := c.validityInterval()
 	donation := "0"
 	if d := c.body.Donation(); d != nil {
 		donation = d.String()
 	}
-	scriptSize := c.scriptSize()
-	c.rows.Add(Tx, c.hash, c.blockHash, c.slot, blockIndex, outSum.String(), fee,
-		uint64(len(c.tx.Cbor())), invalidBefore, invalidHereafter, c.tx.IsValid(), scriptSize, totalCollateral, donation)
+	c.rows.Add(Tx, c.hash, c.blockHash, c.slot, blockIndex, outSum.String(), fee, deposit,
+		c.size(), invalidBefore, invalidHereafter, true, c.scriptSize(), c.totalCollateral(), donation)
 
 	c.inputs(TxIn, c.body.Inputs())
 	c.inputs(CollateralTxIn, c.body.Collateral())
@@ -239,7 +252,8 @@ func (c *txCtx) mapTx(blockIndex uint64) error {
 		}
 	}
 	if cr := c.body.CollateralReturn(); cr != nil {
-		// The collateral return takes the index after the body's outputs.
+		// Declared, not created (the transaction is valid); it takes the
+		// index after the body's outputs, as it would if it were created.
 		if err := c.output(CollateralTxOut, uint64(len(outputs)), cr); err != nil {
 			return fmt.Errorf("collateral return: %w", err)
 		}
@@ -253,12 +267,124 @@ func (c *txCtx) mapTx(blockIndex uint64) error {
 	return nil
 }
 
-func (c *txCtx) blockType() uint {
-	t := c.tx.Type()
-	if t < 0 {
-		return 0
+// mapInvalidTx adds a phase-2-invalid transaction as the ledger applies it
+// and as cardano-db-sync stores it (Generic/Tx/Alonzo.hs, Babbage.hs,
+// Conway.hs; Universal/Insert/Tx.hs): it spends its collateral inputs (tx_in),
+// creates only its collateral return (tx_out, with its assets, inline datum
+// and reference script, at index = the number of body outputs), pays the
+// collateral as fee (total_collateral when the body declares it; otherwise
+// NULL, and the tx_fee view computes the collateral inputs' value minus the
+// return), and has no other effect: no body inputs or outputs, no
+// collateral_tx_in/out or reference_tx_in rows (db-sync writes those for
+// valid transactions only), no mint, metadata, certificates, withdrawals,
+// redeemers, witness datums or scripts, required signers, parameter
+// proposals, votes or proposals. Nothing it only declared is kept.
+func (c *txCtx) mapInvalidTx(blockIndex uint64) error {
+	ret := c.body.CollateralReturn()
+	outSum := "0"
+	if ret != nil {
+		if a := ret.Amount(); a != nil {
+			outSum = a.String()
+		}
 	}
-	return uint(t)
+	totalCollateral := c.totalCollateral()
+	invalidBefore, invalidHereafter := c.validityInterval()
+	// The fee is the collateral taken; deposits and the donation never happen.
+	c.rows.Add(Tx, c.hash, c.blockHash, c.slot, blockIndex, outSum, totalCollateral, "0",
+		c.size(), invalidBefore, invalidHereafter, false, c.scriptSize(), totalCollateral, "0")
+	c.inputs(TxIn, c.body.Collateral())
+	if ret != nil {
+		if err := c.output(TxOut, uint64(len(c.body.Outputs())), ret); err != nil {
+			return fmt.Errorf("collateral return: %w", err)
+		}
+	}
+	return nil
+}
+
+// txHash is a transaction's id: the Blake2b-256 of its body's bytes as they
+// are on chain, which later transactions' inputs name. For Byron that is
+// gouroboros's WireId: its Hash re-encodes the body "canonically", which
+// gives a different hash for real mainnet transactions (chunk 00000: none of
+// the 38 inputs of its 33 transactions names such a hash; 25 name the hash of
+// the bytes, the others spend the genesis distribution).
+func txHash(tx common.Transaction) []byte {
+	if bt, ok := tx.(*byron.ByronTransaction); ok {
+		h := bt.WireId()
+		return h.Bytes()
+	}
+	h := tx.Hash()
+	return h.Bytes()
+}
+
+// totalCollateral is the body's total_collateral field, or nil when absent.
+func (c *txCtx) totalCollateral() any {
+	if common.TransactionTotalCollateralPresent(c.body) {
+		if tc := c.body.TotalCollateral(); tc != nil {
+			return tc.String()
+		}
+	}
+	return nil
+}
+
+// validityInterval returns invalid_before and invalid_hereafter, nil when the
+// body leaves a bound out. gouroboros does not tell an absent lower bound from
+// an explicit 0: both are NULL.
+func (c *txCtx) validityInterval() (before, hereafter any) {
+	if v := c.body.ValidityIntervalStart(); v != 0 {
+		before = v
+	}
+	if v, ok := common.TransactionValidityIntervalUpperBound(c.body); ok {
+		hereafter = v
+	}
+	return before, hereafter
+}
+
+// size is db-sync's tx.size: the ledger's size of the whole transaction
+// (body, witnesses, validity flag, auxiliary data) from Shelley on; for Byron
+// the size of the transaction without its witnesses (db-sync serialises taTx).
+func (c *txCtx) size() uint64 {
+	if bt, ok := c.tx.(*byron.ByronTransaction); ok {
+		return uint64(len(bt.Body.Cbor()))
+	}
+	return uint64(len(c.tx.Cbor()))
+}
+
+// deposit is db-sync's tx.deposit, deposits paid minus refunds received, when
+// the transaction itself states every amount (Conway's certificates and
+// proposals do). A Shelley-style stake registration (certificate 0) pays the
+// protocol's key deposit, a deregistration (1) gets back what its
+// registration paid, a pool registration (3) pays the pool deposit only when
+// the pool is new: those need protocol parameters or ledger state, so the row
+// holds NULL and the tx_deposit view computes the deposit from the balance
+// (inputs + withdrawals - outputs - fee - donation) once the spent outputs
+// are indexed.
+func (c *txCtx) deposit() any {
+	total := new(big.Int)
+	add := func(n int64) { total.Add(total, big.NewInt(n)) }
+	for _, cert := range c.body.Certificates() {
+		switch x := cert.(type) {
+		case *common.StakeRegistrationCertificate, *common.StakeDeregistrationCertificate, *common.PoolRegistrationCertificate:
+			return nil
+		case *common.RegistrationCertificate:
+			add(x.Amount)
+		case *common.DeregistrationCertificate:
+			add(-x.Amount)
+		case *common.StakeRegistrationDelegationCertificate:
+			add(x.Amount)
+		case *common.VoteRegistrationDelegationCertificate:
+			add(x.Amount)
+		case *common.StakeVoteRegistrationDelegationCertificate:
+			add(x.Amount)
+		case *common.RegistrationDrepCertificate:
+			add(x.Amount)
+		case *common.DeregistrationDrepCertificate:
+			add(-x.Amount)
+		}
+	}
+	for _, p := range c.body.ProposalProcedures() {
+		total.Add(total, new(big.Int).SetUint64(p.Deposit()))
+	}
+	return total.String()
 }
 
 func (c *txCtx) inputs(t TableID, ins []common.TransactionInput) {

@@ -16,6 +16,7 @@ const fixtureDir = "../../testdata"
 type fixtureBlock struct {
 	File      string
 	BlockType uint
+	Era       string
 	Network   string
 	Slot      uint64
 	Hash      string
@@ -39,7 +40,7 @@ func loadIndex(tb testing.TB) []fixtureBlock {
 			header = cols
 			continue
 		}
-		fb := fixtureBlock{File: cols[0], Network: cols[3], Hash: cols[6], Counts: map[string]int{}}
+		fb := fixtureBlock{File: cols[0], Era: cols[2], Network: cols[3], Hash: cols[6], Counts: map[string]int{}}
 		bt, _ := strconv.Atoi(cols[1])
 		fb.BlockType = uint(bt)
 		fb.Slot, _ = strconv.ParseUint(cols[4], 10, 64)
@@ -72,4 +73,14 @@ func (fb fixtureBlock) read(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return raw
+}
+
+// cell returns the value of the named column of a row of table tab.
+func cell(tab TableID, row []any, name string) any {
+	for i, c := range Tables[tab].Columns {
+		if c == name {
+			return row[i]
+		}
+	}
+	panic("chain: table " + Tables[tab].Name + " has no column " + name)
 }

@@ -33,9 +33,12 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 	if a := o.Amount(); a != nil {
 		value = a.String()
 	}
+	// data_hash is db-sync's: the datum hash of the output, for an inline
+	// datum too (its hash); inline_datum_hash is set for inline datums only.
 	var dataHash, inlineHash, refScript any
 	if d := o.Datum(); d != nil {
 		inlineHash = nullBytes(c.addDatum(d))
+		dataHash = inlineHash
 	} else if dh := o.DatumHash(); dh != nil && *dh != (common.Blake2b256{}) {
 		dataHash = dh.Bytes()
 	}

@@ -185,7 +185,8 @@ func datumCbor(d *common.Datum) ([]byte, error) {
 
 // addScript records a script (shared) and returns its ledger hash: Blake2b-224
 // of the language tag followed by the script bytes (the native script's CBOR,
-// or the Plutus script's flat-in-CBOR bytes).
+// or the Plutus script's flat-in-CBOR bytes). A native script's row has json
+// and timelock_cbor; a Plutus script's has bytes and serialised_size.
 func (c *txCtx) addScript(s common.Script) []byte {
 	typ, ok := scriptType(s)
 	if !ok {
@@ -193,7 +194,17 @@ func (c *txCtx) addScript(s common.Script) []byte {
 	}
 	h := s.Hash()
 	raw := s.RawScriptBytes()
-	c.rows.Add(Script, h.Bytes(), typ, c.slot, uint64(len(raw)), raw)
+	if typ == scriptTypeTimelock {
+		// db-sync's columns: json for a native script, bytes and
+		// serialised_size for Plutus only; Nectar keeps the CBOR too.
+		var js any
+		if j, err := timelockJSON(raw); err == nil {
+			js = j
+		}
+		c.rows.Add(Script, h.Bytes(), typ, c.slot, js, nil, nil, raw)
+		return h.Bytes()
+	}
+	c.rows.Add(Script, h.Bytes(), typ, c.slot, nil, uint64(len(raw)), raw, nil)
 	return h.Bytes()
 }
 

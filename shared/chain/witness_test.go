@@ -3,6 +3,7 @@ package chain
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -18,6 +19,7 @@ type rawTx struct {
 	body      map[uint64]cbor.RawMessage
 	witnesses map[uint64]cbor.RawMessage
 	aux       cbor.RawMessage // nil without auxiliary data
+	invalid   bool            // listed in the block's invalid transactions (phase 2 failed)
 }
 
 // rawScript is a script as the ledger hashes it.
@@ -40,10 +42,18 @@ func splitBlock(tb testing.TB, blockType uint, raw []byte) []rawTx {
 	mustDecode(tb, parts[2], &wits)
 	aux := map[uint64]cbor.RawMessage{}
 	mustDecode(tb, parts[3], &aux)
+	invalid := map[uint64]bool{}
+	if len(parts) > 4 { // Alonzo on: [header, bodies, witness sets, aux data, invalid indices]
+		var idx []uint64
+		mustDecode(tb, parts[4], &idx)
+		for _, i := range idx {
+			invalid[i] = true
+		}
+	}
 	txs := make([]rawTx, len(bodies))
 	for i := range bodies {
 		h := blake2b.Sum256(bodies[i])
-		txs[i] = rawTx{hash: h[:], body: map[uint64]cbor.RawMessage{}, witnesses: map[uint64]cbor.RawMessage{}}
+		txs[i] = rawTx{hash: h[:], body: map[uint64]cbor.RawMessage{}, witnesses: map[uint64]cbor.RawMessage{}, invalid: invalid[uint64(i)]}
 		mustDecode(tb, bodies[i], &txs[i].body)
 		mustDecode(tb, wits[i], &txs[i].witnesses)
 		if a, ok := aux[uint64(i)]; ok && !bytes.Equal(a, []byte{0xf6}) {
@@ -160,31 +170,44 @@ type wantWitnesses struct {
 	redeemers                      int
 	redeemerRows                   map[string]wantRedeemer // tx hash, purpose, index
 	inline, refScripts             int
+	rowInline, rowRefs             int             // outputs that are rows (tx_out, collateral_tx_out) with an inline datum / reference script
 	auxScripts                     int             // scripts in auxiliary data (index.tsv does not count them)
 	signers                        map[string]bool // tx hash + key hash
 	scriptSize                     map[string]uint64
 }
 
+// readWitnesses reads the witnesses of a block's transactions. Occurrence
+// counts cover every transaction, as index.tsv counts them; the expected
+// rows follow the ledger: a phase-2-invalid transaction contributes only its
+// collateral return's inline datum and reference script (db-sync keeps
+// nothing else of it).
 func readWitnesses(tb testing.TB, txs []rawTx) wantWitnesses {
 	tb.Helper()
 	w := wantWitnesses{datums: map[string][]byte{}, scripts: map[string]rawScript{},
 		signers: map[string]bool{}, scriptSize: map[string]uint64{}, redeemerRows: map[string]wantRedeemer{}}
 	witDatums, plutus, native := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, tx := range txs {
+		rows := !tx.invalid
 		for _, d := range items(tb, tx.witnesses[4]) {
 			h := blake2b.Sum256(d)
-			w.datums[hex.EncodeToString(h[:])] = d
+			if rows {
+				w.datums[hex.EncodeToString(h[:])] = d
+			}
 			witDatums[hex.EncodeToString(h[:])] = true
 			w.witnessDatums++
 		}
 		for _, s := range items(tb, tx.witnesses[1]) {
 			h := scriptHashOf(0, s)
-			w.scripts[h] = rawScript{"timelock", s}
+			if rows {
+				w.scripts[h] = rawScript{"timelock", s}
+			}
 			native[h] = true
 			w.native++
 		}
 		for h, sc := range auxScriptsOf(tb, tx.aux) {
-			w.scripts[h] = sc
+			if rows {
+				w.scripts[h] = sc
+			}
 			w.auxScripts++
 		}
 		txPlutus := map[string]bool{}
@@ -192,7 +215,9 @@ func readWitnesses(tb testing.TB, txs []rawTx) wantWitnesses {
 			for _, s := range items(tb, tx.witnesses[k.key]) {
 				b := byteString(tb, s)
 				h := scriptHashOf(k.tag, b)
-				w.scripts[h] = rawScript{k.typ, b}
+				if rows {
+					w.scripts[h] = rawScript{k.typ, b}
+				}
 				plutus[h] = true
 				w.plutus++
 				if !txPlutus[h] {
@@ -226,18 +251,21 @@ func readWitnesses(tb testing.TB, txs []rawTx) wantWitnesses {
 				mustDecode(tb, e[1], &index)
 				mustDecode(tb, e[3], &units)
 				key := fmt.Sprintf("%x %s %d", tx.hash, purposeNames[tag], index)
-				w.redeemerRows[key] = wantRedeemer{units[0], units[1], e[2]} // a repeated key: the last wins
+				if rows {
+					w.redeemerRows[key] = wantRedeemer{units[0], units[1], e[2]} // a repeated key: the last wins
+				}
 			}
 		}
-		for _, s := range items(tb, tx.body[14]) {
-			w.signers[hex.EncodeToString(tx.hash)+hex.EncodeToString(byteString(tb, s))] = true
+		if rows {
+			for _, s := range items(tb, tx.body[14]) {
+				w.signers[hex.EncodeToString(tx.hash)+hex.EncodeToString(byteString(tb, s))] = true
+			}
 		}
-		outs := items(tb, tx.body[1])
+		for _, o := range items(tb, tx.body[1]) {
+			w.readOutput(tb, o, rows)
+		}
 		if cr, ok := tx.body[16]; ok {
-			outs = append(outs, cr)
-		}
-		for _, o := range outs {
-			w.readOutput(tb, o)
+			w.readOutput(tb, cr, true) // collateral_tx_out of a valid tx, tx_out of an invalid one
 		}
 	}
 	w.witnessDatumsDistinct, w.plutusDistinct, w.nativeDistinct = len(witDatums), len(plutus), len(native)
@@ -278,7 +306,7 @@ func auxScriptsOf(tb testing.TB, aux []byte) map[string]rawScript {
 
 // readOutput records the inline datum and reference script of a post-Babbage
 // (map-shaped) output.
-func (w *wantWitnesses) readOutput(tb testing.TB, o []byte) {
+func (w *wantWitnesses) readOutput(tb testing.TB, o []byte, row bool) {
 	tb.Helper()
 	if o[0]&0xe0 != 0xa0 {
 		return // legacy array output: no inline datum, no script
@@ -291,8 +319,11 @@ func (w *wantWitnesses) readOutput(tb testing.TB, o []byte) {
 		if bytes.Equal(pair[0], []byte{0x01}) {
 			d := byteString(tb, untag(pair[1], 24))
 			h := blake2b.Sum256(d)
-			w.datums[hex.EncodeToString(h[:])] = d
 			w.inline++
+			if row {
+				w.datums[hex.EncodeToString(h[:])] = d
+				w.rowInline++
+			}
 		}
 	}
 	if ref, ok := out[3]; ok {
@@ -300,13 +331,17 @@ func (w *wantWitnesses) readOutput(tb testing.TB, o []byte) {
 		mustDecode(tb, byteString(tb, untag(ref, 24)), &pair)
 		var lang uint64
 		mustDecode(tb, pair[0], &lang)
+		w.refScripts++
+		if !row {
+			return
+		}
+		w.rowRefs++
 		if lang == 0 {
 			w.scripts[scriptHashOf(0, pair[1])] = rawScript{"timelock", pair[1]}
 		} else {
 			b := byteString(tb, pair[1])
 			w.scripts[scriptHashOf(byte(lang), b)] = rawScript{[]string{"", "plutusV1", "plutusV2", "plutusV3"}[lang], b}
 		}
-		w.refScripts++
 	}
 }
 
@@ -333,26 +368,34 @@ func TestWitnessRowsMatchFixtures(t *testing.T) {
 				}
 			}
 
-			// Counts against index.tsv where the semantics match.
-			if got := len(d.Rows[Redeemer]); got != fb.Counts["redeemers"] {
-				t.Errorf("redeemer rows %d, index.tsv %d", got, fb.Counts["redeemers"])
+			// Rows against the independent reading, with the ledger's
+			// semantics for invalid transactions (index.tsv counts every
+			// transaction's witnesses, so it agrees when none is invalid).
+			if got := len(d.Rows[Redeemer]); got != len(want.redeemerRows) {
+				t.Errorf("redeemer rows %d, independent %d", got, len(want.redeemerRows))
+			}
+			if fb.Counts["invalid_txs"] == 0 && len(want.redeemerRows) != fb.Counts["redeemers"] {
+				t.Errorf("independent redeemer rows %d, index.tsv %d", len(want.redeemerRows), fb.Counts["redeemers"])
 			}
 			var inline, refs int
-			for _, t := range []TableID{TxOut, CollateralTxOut} {
-				for _, row := range d.Rows[t] {
-					if row[11] != nil {
+			for _, tab := range []TableID{TxOut, CollateralTxOut} {
+				for _, row := range d.Rows[tab] {
+					if cell(tab, row, "inline_datum_hash") != nil {
 						inline++
+						if !bytes.Equal(cell(tab, row, "data_hash").([]byte), cell(tab, row, "inline_datum_hash").([]byte)) {
+							t.Errorf("output %x#%v: data_hash %x, inline datum %x", row[0], row[1], cell(tab, row, "data_hash"), cell(tab, row, "inline_datum_hash"))
+						}
 					}
-					if row[12] != nil {
+					if cell(tab, row, "reference_script_hash") != nil {
 						refs++
 					}
 				}
 			}
-			if inline != fb.Counts["inline_datums"] {
-				t.Errorf("outputs with an inline datum %d, index.tsv %d", inline, fb.Counts["inline_datums"])
+			if inline != want.rowInline {
+				t.Errorf("outputs with an inline datum %d, independent %d", inline, want.rowInline)
 			}
-			if refs != fb.Counts["ref_scripts"] {
-				t.Errorf("outputs with a reference script %d, index.tsv %d", refs, fb.Counts["ref_scripts"])
+			if refs != want.rowRefs {
+				t.Errorf("outputs with a reference script %d, independent %d", refs, want.rowRefs)
 			}
 			byType := map[string]int{}
 			for _, row := range d.Rows[Script] {
@@ -361,10 +404,10 @@ func TestWitnessRowsMatchFixtures(t *testing.T) {
 			plutusRows := byType["plutusV1"] + byType["plutusV2"] + byType["plutusV3"]
 			// Datum and script rows also hold inline datums and reference
 			// scripts; with none of those, they are the witness set's alone.
-			if fb.Counts["inline_datums"] == 0 {
+			if fb.Counts["inline_datums"] == 0 && fb.Counts["invalid_txs"] == 0 {
 				checkCount(t, "datum rows", len(d.Rows[Datum]), fb.Counts["witness_datums"], want.witnessDatums == want.witnessDatumsDistinct)
 			}
-			if fb.Counts["ref_scripts"] == 0 && want.auxScripts == 0 {
+			if fb.Counts["ref_scripts"] == 0 && want.auxScripts == 0 && fb.Counts["invalid_txs"] == 0 {
 				checkCount(t, "plutus script rows", plutusRows, fb.Counts["plutus_scripts"], want.plutus == want.plutusDistinct)
 				checkCount(t, "timelock script rows", byType["timelock"], fb.Counts["native_scripts"], want.native == want.nativeDistinct)
 			}
@@ -383,11 +426,7 @@ func TestWitnessRowsMatchFixtures(t *testing.T) {
 			compareMaps(t, "datum", gotDatums, want.datums, bytes.Equal)
 			gotScripts := map[string]rawScript{}
 			for _, row := range d.Rows[Script] {
-				b := row[4].([]byte)
-				if row[3] != uint64(len(b)) {
-					t.Errorf("script %x serialised_size %v, bytes %d", row[0], row[3], len(b))
-				}
-				gotScripts[hex.EncodeToString(row[0].([]byte))] = rawScript{row[1].(string), b}
+				gotScripts[hex.EncodeToString(row[0].([]byte))] = rawScript{row[1].(string), scriptBytes(t, row)}
 			}
 			compareMaps(t, "script", gotScripts, want.scripts, func(a, b rawScript) bool {
 				return a.typ == b.typ && bytes.Equal(a.bytes, b.bytes)
@@ -399,8 +438,8 @@ func TestWitnessRowsMatchFixtures(t *testing.T) {
 			compareMaps(t, "extra_key_witness", gotSigners, want.signers, func(a, b bool) bool { return a == b })
 			for _, row := range d.Rows[Tx] {
 				h := hex.EncodeToString(row[0].([]byte))
-				if row[10] != want.scriptSize[h] {
-					t.Errorf("tx %s script_size %v, want %d", h, row[10], want.scriptSize[h])
+				if got := cell(Tx, row, "script_size"); got != want.scriptSize[h] {
+					t.Errorf("tx %s script_size %v, want %d", h, got, want.scriptSize[h])
 				}
 			}
 			gotRedeemers := map[string]wantRedeemer{}
@@ -554,7 +593,7 @@ func TestWitnessSpotValues(t *testing.T) {
 	found = false
 	for _, row := range d.Rows[Script] {
 		if hex.EncodeToString(row[0].([]byte)) == sh {
-			found = row[1] == "plutusV1" && bytes.Equal(row[4].([]byte), script)
+			found = row[1] == "plutusV1" && bytes.Equal(scriptBytes(t, row), script)
 		}
 	}
 	if !found {
@@ -612,7 +651,7 @@ func TestAddScriptTypes(t *testing.T) {
 				t.Fatalf("%d script rows", len(rows[Script]))
 			}
 			row := rows[Script][0]
-			if row[1] != tc.typ || row[2] != uint64(7) || row[3] != uint64(len(tc.bytes)) || !bytes.Equal(row[4].([]byte), tc.bytes) {
+			if row[1] != tc.typ || row[2] != uint64(7) || !bytes.Equal(scriptBytes(t, row), tc.bytes) {
 				t.Errorf("row %v", row)
 			}
 		})
@@ -625,4 +664,28 @@ func TestAddScriptTypes(t *testing.T) {
 	if h := c.addDatum(nil); h != nil || len(rows[Datum]) != 0 {
 		t.Errorf("nil datum: hash %x, %d rows", h, len(rows[Datum]))
 	}
+}
+
+// scriptBytes returns the bytes a script row keeps, after checking the row
+// has db-sync's columns: a Plutus script its bytes and serialised_size (their
+// length), a native script neither, its json and its CBOR in timelock_cbor.
+func scriptBytes(tb testing.TB, row []any) []byte {
+	tb.Helper()
+	js, size, b, native := cell(Script, row, "json"), cell(Script, row, "serialised_size"), cell(Script, row, "bytes"), cell(Script, row, "timelock_cbor")
+	if row[1] == scriptTypeTimelock {
+		if size != nil || b != nil {
+			tb.Errorf("timelock script %x: serialised_size %v, bytes %x: want NULL", row[0], size, b)
+		}
+		if s, ok := js.(string); !ok || !json.Valid([]byte(s)) {
+			tb.Errorf("timelock script %x: json %v", row[0], js)
+		}
+		return native.([]byte)
+	}
+	if js != nil || native != nil {
+		tb.Errorf("%v script %x: json %v, timelock_cbor %x: want NULL", row[1], row[0], js, native)
+	}
+	if size != uint64(len(b.([]byte))) {
+		tb.Errorf("script %x serialised_size %v, bytes %d", row[0], size, len(b.([]byte)))
+	}
+	return b.([]byte)
 }
