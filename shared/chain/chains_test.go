@@ -1,7 +1,9 @@
 package chain_test
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
@@ -9,13 +11,25 @@ import (
 )
 
 // Every block of the chains shipped in testdata (59,315 preview blocks and
-// the mainnet Conway chunk) decodes: none would be quarantined, and the
-// blocks link up by previous hash.
+// the mainnet chunks: Byron, Shelley, Conway, each directory one contiguous
+// stretch) decodes: none would be quarantined, and the blocks of a directory
+// link up by previous hash.
 func TestShippedChainsDecode(t *testing.T) {
-	for _, c := range []struct {
-		dir string
-		net chain.Network
-	}{{"../../testdata/chains/preview", chain.Preview}, {"../../testdata/chains/mainnet", chain.Mainnet}} {
+	dirs, err := filepath.Glob("../../testdata/chains/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range dirs {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			continue
+		}
+		c := struct {
+			dir string
+			net chain.Network
+		}{dir, chain.Preview}
+		if strings.HasPrefix(filepath.Base(dir), "mainnet") {
+			c.net = chain.Mainnet
+		}
 		t.Run(filepath.Base(c.dir), func(t *testing.T) {
 			chunks, err := immutable.Chunks(c.dir)
 			if err != nil {
