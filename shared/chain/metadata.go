@@ -23,7 +23,7 @@ const maxMetadataJSON = 4 << 20
 var maxUint64 = new(big.Int).SetUint64(^uint64(0))
 
 // metadata adds one tx_metadata row per label of the transaction's auxiliary
-// data. An empty metadata map adds none. A label that repeats keeps its last
+// data: json is the value as JSON, bytes the CBOR of {label: value}. An empty metadata map adds none. A label that repeats keeps its last
 // value, as the ledger's map does.
 func (c *txCtx) metadata() error {
 	md := c.tx.Metadata()
@@ -56,9 +56,31 @@ func (c *txCtx) metadata() error {
 		if j, ok := MetadataJSON(v); ok {
 			text = j
 		}
-		c.rows.Add(TxMetadata, c.hash, strconv.FormatUint(label, 10), c.slot, text, raw)
+		c.rows.Add(TxMetadata, c.hash, strconv.FormatUint(label, 10), c.slot, text, metadataEntryCbor(label, raw))
 	}
 	return nil
+}
+
+// metadataEntryCbor is db-sync's tx_metadata.bytes: the CBOR of the one-entry
+// map {label: value} (its serialiseTxMetadataToCbor of Map.singleton key md),
+// with the value's bytes as they are on chain.
+func metadataEntryCbor(label uint64, value []byte) []byte {
+	out := make([]byte, 0, 10+len(value))
+	out = append(out, 0xa1) // a map of one pair
+	switch {
+	case label < 24:
+		out = append(out, byte(label))
+	case label <= 0xff:
+		out = append(out, 0x18, byte(label))
+	case label <= 0xffff:
+		out = append(out, 0x19, byte(label>>8), byte(label))
+	case label <= 0xffffffff:
+		out = append(out, 0x1a, byte(label>>24), byte(label>>16), byte(label>>8), byte(label))
+	default:
+		out = append(out, 0x1b, byte(label>>56), byte(label>>48), byte(label>>40), byte(label>>32),
+			byte(label>>24), byte(label>>16), byte(label>>8), byte(label))
+	}
+	return append(out, value...)
 }
 
 func asMetaMap(md common.TransactionMetadatum) (common.MetaMap, bool) {

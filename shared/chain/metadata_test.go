@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -84,7 +85,7 @@ func TestMetadataRowsMatchFixtures(t *testing.T) {
 				rowsSeen++
 				h := hex.EncodeToString(row[0].([]byte))
 				txs[h] = true
-				got[h+" "+row[1].(string)] = row[4].([]byte)
+				got[h+" "+row[1].(string)] = metadataValueOf(t, row)
 				if row[2] != d.Slot {
 					t.Errorf("slot %v, want %d", row[2], d.Slot)
 				}
@@ -144,8 +145,8 @@ func TestMetadataSpotValues(t *testing.T) {
 					if row[3] != tc.json {
 						t.Errorf("json %v, want %s", row[3], tc.json)
 					}
-					if !bytes.Equal(row[4].([]byte), wantBytes) {
-						t.Errorf("bytes %x, want %x", row[4], wantBytes)
+					if got := metadataValueOf(t, row); !bytes.Equal(got, wantBytes) {
+						t.Errorf("bytes %x, want {%s: %x}", row[4], tc.label, wantBytes)
 					}
 					return
 				}
@@ -384,3 +385,19 @@ type metadataTx struct {
 }
 
 func (t *metadataTx) Metadata() common.TransactionMetadatum { return t.md }
+
+// metadataValueOf checks that a tx_metadata row's bytes are the CBOR of the
+// one-entry map {key: value}, as db-sync's are, and returns the value's bytes.
+func metadataValueOf(tb testing.TB, row []any) []byte {
+	tb.Helper()
+	pairs := mapPairs(tb, row[4].([]byte))
+	if len(pairs) != 1 {
+		tb.Fatalf("tx_metadata bytes %x: %d map entries, want 1", row[4], len(pairs))
+	}
+	var key uint64
+	mustDecode(tb, pairs[0][0], &key)
+	if strconv.FormatUint(key, 10) != row[1] {
+		tb.Errorf("tx_metadata bytes key %d, row key %v", key, row[1])
+	}
+	return pairs[0][1]
+}
