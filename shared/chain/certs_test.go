@@ -56,7 +56,7 @@ func TestCertificatesMatchIndex(t *testing.T) {
 			if len(got) != fb.Counts["certs"] {
 				t.Errorf("certificates with rows %d, index says %d", len(got), fb.Counts["certs"])
 			}
-			if fb.BlockType < BlockTypeShelley {
+			if fb.era(t) < EraShelley {
 				return
 			}
 			want := map[string]bool{}
@@ -78,7 +78,7 @@ func TestCertificatesMatchIndex(t *testing.T) {
 func TestCertificateRowsFromBytes(t *testing.T) {
 	checked := map[uint64]int{}
 	for _, fb := range loadIndex(t) {
-		if fb.BlockType < BlockTypeShelley {
+		if fb.era(t) < EraShelley {
 			continue
 		}
 		raw := fb.read(t)
@@ -401,7 +401,7 @@ func TestCertificateErrors(t *testing.T) {
 func TestParamProposalsFromBytes(t *testing.T) {
 	blocks := 0
 	for _, fb := range loadIndex(t) {
-		if fb.BlockType < BlockTypeShelley || fb.BlockType >= BlockTypeConway {
+		if e := fb.era(t); e < EraShelley || e >= EraConway {
 			continue
 		}
 		raw := fb.read(t)

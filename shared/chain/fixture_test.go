@@ -84,3 +84,13 @@ func cell(tab TableID, row []any, name string) any {
 	}
 	panic("chain: table " + Tables[tab].Name + " has no column " + name)
 }
+
+// era is the fixture block's era, from its block type.
+func (fb fixtureBlock) era(tb testing.TB) Era {
+	tb.Helper()
+	e, ok := EraOfBlockType(fb.BlockType)
+	if !ok {
+		tb.Fatalf("%s: block type %d has no era", fb.File, fb.BlockType)
+	}
+	return e
+}

@@ -109,14 +109,15 @@ func checkDecode(t *testing.T, blockType uint, raw []byte) {
 // withBodyHash rewrites a Shelley-to-Conway block's header so that its body
 // hash matches the body: blake2b-256 over the blake2b-256 of each body part.
 func withBodyHash(blockType uint, raw []byte) ([]byte, bool) {
-	if blockType < BlockTypeShelley || blockType > BlockTypeConway {
+	era, ok := EraOfBlockType(blockType)
+	if !ok || era < EraShelley {
 		return nil, false
 	}
 	parts, field := 4, 8 // TPraos header body: body hash after the body size
-	if blockType >= BlockTypeAlonzo {
+	if era >= EraAlonzo {
 		parts = 5
 	}
-	if blockType >= BlockTypeBabbage {
+	if era >= EraBabbage {
 		field = 7 // Praos: one VRF result instead of two
 	}
 	var blk, hdr, hdrBody []cbor.RawMessage

@@ -113,7 +113,7 @@ func TestGovernanceMatchesIndex(t *testing.T) {
 			if got, want := len(d.Rows[GovActionProposal]), fb.Counts["proposals"]; got != want {
 				t.Errorf("gov_action_proposal rows %d, index says %d", got, want)
 			}
-			if fb.BlockType == BlockTypeConway {
+			if fb.era(t) == EraConway {
 				v, p := gcCheckGov(t, fb.File, raw, d)
 				votes, proposals = votes+v, proposals+p
 			}

@@ -32,7 +32,7 @@ type rawScript struct {
 // gouroboros/cbor only: [header, bodies, witness sets, aux data, invalid].
 func splitBlock(tb testing.TB, blockType uint, raw []byte) []rawTx {
 	tb.Helper()
-	if blockType < BlockTypeShelley {
+	if era, ok := EraOfBlockType(blockType); !ok || era < EraShelley {
 		return nil
 	}
 	var parts []cbor.RawMessage
