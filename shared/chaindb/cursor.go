@@ -51,31 +51,3 @@ func (s *Store) SaveCursor(ctx context.Context, network string, points []chain.P
 		return tx.Commit()
 	})
 }
-
-// RollbackTo is the operator's rollback (`nectar rollback`): it refuses a
-// point that is not a block on the indexed chain, deletes every row above it
-// (Rollback) and moves the network's cursor back to it, keeping the saved
-// points below, so that the follower resumes from there.
-func (s *Store) RollbackTo(ctx context.Context, network string, p chain.Point) error {
-	var n int
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM block WHERE hash = ? AND slot_no = ?", p.Hash, p.Slot).Scan(&n); err != nil {
-		return fmt.Errorf("look up the target block: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("no block %x at slot %d in the database: refusing to roll back to a point that is not on the indexed chain", p.Hash, p.Slot)
-	}
-	if err := s.Rollback(ctx, p); err != nil {
-		return err
-	}
-	points, err := s.LoadCursor(ctx, network)
-	if err != nil {
-		return err
-	}
-	keep := []chain.Point{p}
-	for _, c := range points {
-		if c.Slot < p.Slot {
-			keep = append(keep, c)
-		}
-	}
-	return s.SaveCursor(ctx, network, keep)
-}

@@ -9,6 +9,25 @@ import (
 	"syscall"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/nectar-indexer/nectar/shared/dbconn"
+)
+
+// Sentinels of the tip path's ordering (see ApplyBatch and Rollback). The
+// first two refuse a tip batch for now: it must wait for an operation that
+// has to come first (retry it); the third says it will never apply.
+var (
+	// ErrRollbackNotApplied: the rollback the tip batch follows (its After) is
+	// not in the rollback ledger yet.
+	ErrRollbackNotApplied = errors.New("the rollback this tip batch follows has not been applied")
+	// ErrNotHead: blocks that are not the batch's own lie between its parent
+	// and its last block: another fork, which a rollback must remove first.
+	ErrNotHead = errors.New("the tip batch's parent is not the head of the indexed chain")
+	// ErrAbandoned: a rollback the follower saw after sending the batch cut
+	// the chain below the batch's blocks; nothing was written.
+	ErrAbandoned = errors.New("the tip batch was abandoned by a later rollback")
+	// ErrMalformedRollback: a rollback whose From lies below its Point.
+	ErrMalformedRollback = errors.New("malformed rollback")
 )
 
 // Class says what to do about a database error.
@@ -28,6 +47,13 @@ const (
 	// Data errors mean the rows themselves are unacceptable: retrying cannot
 	// help; the block belongs in quarantine.
 	Data
+	// Refused means the database refuses service for longer than a retry
+	// waits: a login answered with an error (TiDB Cloud Starter denies new
+	// connections at its spending limit), the resource group's quota spent,
+	// a statement quarantined as a runaway. Not retried in place: the caller
+	// raises an alarm (the ingest function's DBRefused metric) and leaves the
+	// message to its queue.
+	Refused
 )
 
 func (c Class) String() string {
@@ -40,32 +66,52 @@ func (c Class) String() string {
 		return "split"
 	case Data:
 		return "data"
+	case Refused:
+		return "refused"
 	}
 	return "fatal"
 }
 
 // errorClasses maps MySQL/TiDB error numbers to classes. It is the only
 // place errors are classified; messages are never matched.
+// TiDB's numbers are those of its pkg/errno (errcode.go, errname.go).
 var errorClasses = map[uint16]Class{
 	1205: Retry,    // lock wait timeout exceeded
 	1213: Retry,    // deadlock found
 	1053: Retry,    // server shutdown in progress
+	1317: Retry,    // query execution was interrupted (KILL QUERY, a server going away)
 	1927: Retry,    // connection killed (MariaDB)
-	8022: Retry,    // TiDB: transaction commit failed, retry
-	8027: Retry,    // TiDB: schema out of date
-	8028: Retry,    // TiDB: information schema changed
-	8002: Retry,    // TiDB: SELECT FOR UPDATE write conflict
-	9007: Retry,    // TiDB: write conflict
+	8002: Retry,    // TiDB ErrForUpdateCantRetry: SELECT FOR UPDATE write conflict
+	8005: Retry,    // TiDB ErrWriteConflictInTiDB: write conflict, txnStartTS is stale
+	8022: Retry,    // TiDB ErrTxnRetryable: transaction commit failed, retry
+	8027: Retry,    // TiDB ErrInfoSchemaExpired: schema out of date
+	8028: Retry,    // TiDB ErrInfoSchemaChanged: information schema changed
+	8229: Retry,    // TiDB ErrLockExpire: TTL manager timed out, pessimistic locks may expire
+	8251: Retry,    // TiDB ErrResourceGroupConfigUnavailable
+	9007: Retry,    // TiDB ErrWriteConflict
+	9010: Retry,    // TiDB ErrTiKVStaleCommand
+	9011: Retry,    // TiDB ErrTiKVMaxTimestampNotSynced
 	1040: Throttle, // too many connections
-	9001: Throttle, // TiDB: PD server timeout
-	9002: Throttle, // TiDB: TiKV server timeout
-	9003: Throttle, // TiDB: TiKV server is busy
-	9004: Throttle, // TiDB: resolve lock timeout
-	9005: Throttle, // TiDB: region unavailable
-	9006: Throttle, // TiDB: GC life time shorter than transaction duration
-	8004: Split,    // TiDB: transaction too large
-	8025: Split,    // TiDB: entry too large
+	1203: Throttle, // user has more than max_user_connections active connections
+	3024: Throttle, // maximum statement execution time exceeded: smaller statements
+	8001: Throttle, // TiDB ErrMemExceedThreshold: smaller statements
+	8175: Throttle, // TiDB ErrMemoryExceedForQuery: tidb_mem_quota_query, smaller statements
+	8176: Throttle, // TiDB ErrMemoryExceedForInstance: tidb_server_memory_limit
+	8253: Throttle, // TiDB ErrResourceGroupQueryRunawayInterrupted: ran too long, smaller statements
+	9001: Throttle, // TiDB ErrPDServerTimeout
+	9002: Throttle, // TiDB ErrTiKVServerTimeout
+	9003: Throttle, // TiDB ErrTiKVServerBusy
+	9004: Throttle, // TiDB ErrResolveLockTimeout
+	9005: Throttle, // TiDB ErrRegionUnavailable
+	9008: Throttle, // TiDB ErrTiKVStoreLimit
+	9012: Throttle, // TiDB ErrTiFlashServerTimeout
+	9013: Throttle, // TiDB ErrTiFlashServerBusy
+	8004: Split,    // TiDB ErrTxnTooLarge: transaction too large
+	8025: Split,    // TiDB ErrEntryTooLarge: entry too large
+	9006: Split,    // TiDB ErrGCTooEarly: the transaction outlived the GC life time; a shorter one passes
 	1153: Split,    // packet larger than max_allowed_packet
+	8252: Refused,  // TiDB ErrResourceGroupThrottled: the resource group's request units are spent
+	8254: Refused,  // TiDB ErrResourceGroupQueryRunawayQuarantine: the statement is on the runaway watch list
 	1048: Data,     // column cannot be null
 	1264: Data,     // out of range value
 	1292: Data,     // incorrect value (truncated)
@@ -75,11 +121,32 @@ var errorClasses = map[uint16]Class{
 }
 
 // Classify decides how to handle an error from the database driver.
+//
+// A failure to connect (a *dbconn.ConnectError, as the pools of dbconn and
+// secrets report new connections that fail) is refused service when the
+// server answered the login with an error whose number is not one that
+// passes (an authentication failure, a locked account, or whatever TiDB
+// Cloud Starter's gateway answers at the spending limit, where it denies
+// new connections); a certificate that does not verify is fatal; a TLS
+// alert, a refused or dropped TCP connection are retried.
 func Classify(err error) Class {
 	if err == nil {
 		return Fatal
 	}
 	var me *mysql.MySQLError
+	var ce *dbconn.ConnectError
+	if errors.As(err, &ce) {
+		if errors.As(ce.Err, &me) {
+			if c, ok := errorClasses[me.Number]; ok && (c == Retry || c == Throttle) {
+				return c
+			}
+			return Refused
+		}
+		switch ce.Kind {
+		case dbconn.KindNoTLS, dbconn.KindTLSIdentity, dbconn.KindTLSUnknownCA, dbconn.KindTLSCertificate, dbconn.KindNoDatabase:
+			return Fatal
+		}
+	}
 	if errors.As(err, &me) {
 		if c, ok := errorClasses[me.Number]; ok {
 			return c

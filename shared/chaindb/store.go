@@ -42,7 +42,10 @@ type Options struct {
 	MaxAttempts int
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
-	Logger      *slog.Logger
+	// DeleteChunkRows bounds the rows one statement of RollbackTo deletes
+	// (DefaultDeleteChunkRows).
+	DeleteChunkRows int
+	Logger          *slog.Logger
 }
 
 // SharedStatementRows caps the upserts of shared rows, which concurrent
@@ -87,6 +90,9 @@ func New(db *sql.DB, opts Options) *Store {
 	if opts.BackoffMax <= 0 {
 		opts.BackoffMax = DefaultBackoffMax
 	}
+	if opts.DeleteChunkRows <= 0 {
+		opts.DeleteChunkRows = DefaultDeleteChunkRows
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -117,11 +123,16 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Batch is a contiguous run of decoded blocks, applied all or nothing.
 type Batch struct {
 	// ID is derived from the batch's content; a recorded ID is never applied twice.
-	ID         []byte
-	Network    string
-	First      chain.Point
-	Last       chain.Point
-	PrevHash   []byte
+	ID       []byte
+	Network  string
+	First    chain.Point
+	Last     chain.Point
+	PrevHash []byte
+	// After is the id of the rollback a tip batch follows (nil for history
+	// batches, and for tip batches before a follower's first rollback). A
+	// batch with After is checked against the rollback ledger and the head
+	// before it is written (see ApplyBatch).
+	After      []byte
 	Blocks     []*chain.Decoded
 	Quarantine []chain.Quarantined
 }
@@ -134,12 +145,26 @@ var ErrEmptyBatch = errors.New("batch has no blocks")
 // shared between batches are written first in short autocommit statements
 // that converge whatever the order. A batch too large for one transaction is
 // split in halves, each recorded under a derived id, the whole recorded last.
+//
+// A tip batch (After set) is ordered after its rollback and must extend the
+// head; before anything is written it is refused with ErrRollbackNotApplied
+// while that rollback is not in the rollback ledger, with ErrNotHead while
+// blocks that are not its own lie between its parent and its last block,
+// and with ErrAbandoned when a rollback the follower saw after sending it
+// rolled the chain back below its blocks (such a batch never applies: the
+// caller acknowledges it). The first two clear once the operations that must
+// come first are applied: retry them.
 func (s *Store) ApplyBatch(ctx context.Context, b *Batch) (applied bool, err error) {
 	if len(b.Blocks)+len(b.Quarantine) == 0 {
 		return false, ErrEmptyBatch
 	}
 	if done, err := s.recorded(ctx, b.ID); err != nil || done {
 		return false, err
+	}
+	if len(b.After) > 0 {
+		if err := s.checkTip(ctx, b); err != nil {
+			return false, err
+		}
 	}
 	var rows chain.Rows
 	for _, d := range b.Blocks {
@@ -265,9 +290,9 @@ func (s *Store) applyTx(ctx context.Context, b *Batch, rows *chain.Rows) (bool, 
 // recordBatch inserts the batch's ingest_batch row; fresh is false when
 // another writer recorded it first.
 func (s *Store) recordBatch(ctx context.Context, tx *sql.Tx, b *Batch) (fresh bool, err error) {
-	res, err := tx.ExecContext(ctx, "INSERT IGNORE INTO ingest_batch (id, network, first_slot, first_hash, last_slot, last_hash, prev_hash, block_count) "+
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		b.ID, b.Network, b.First.Slot, b.First.Hash, b.Last.Slot, b.Last.Hash, b.PrevHash, uint64(len(b.Blocks)+len(b.Quarantine)))
+	res, err := tx.ExecContext(ctx, "INSERT IGNORE INTO ingest_batch (id, network, first_slot, first_hash, last_slot, last_hash, prev_hash, block_count, after_id) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		b.ID, b.Network, b.First.Slot, b.First.Hash, b.Last.Slot, b.Last.Hash, b.PrevHash, uint64(len(b.Blocks)+len(b.Quarantine)), nilIfEmpty(b.After))
 	if err != nil {
 		return false, fmt.Errorf("insert ingest_batch: %w", err)
 	}
@@ -276,6 +301,13 @@ func (s *Store) recordBatch(ctx context.Context, tx *sql.Tx, b *Batch) (fresh bo
 		return false, fmt.Errorf("insert ingest_batch: %w", err)
 	}
 	return n == 1, nil
+}
+
+func nilIfEmpty(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // insertRows writes rows of one table as multi-row statements capped by rows and bytes.
@@ -343,34 +375,6 @@ func rowSize(row []any) int {
 		}
 	}
 	return n
-}
-
-// Rollback deletes, in one transaction, every chain row above slot p.Slot
-// and forgets the batches that reach above it (so a re-sent batch with the
-// same id is applied again). Quarantined blocks above the slot go too.
-func (s *Store) Rollback(ctx context.Context, p chain.Point) error {
-	return s.retry(ctx, "rollback", func(ctx context.Context) error {
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("begin: %w", err)
-		}
-		defer tx.Rollback()
-		for _, tab := range chain.Tables {
-			if _, err := tx.ExecContext(ctx, "DELETE FROM `"+tab.Name+"` WHERE slot_no > ?", p.Slot); err != nil {
-				return fmt.Errorf("delete from %s: %w", tab.Name, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM quarantine WHERE slot_no > ?", p.Slot); err != nil {
-			return fmt.Errorf("delete from quarantine: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM ingest_batch WHERE last_slot > ?", p.Slot); err != nil {
-			return fmt.Errorf("delete from ingest_batch: %w", err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("commit: %w", err)
-		}
-		return nil
-	})
 }
 
 // retry runs op until it succeeds, fails with an error that is not

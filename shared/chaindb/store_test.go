@@ -295,8 +295,9 @@ func TestRollback(t *testing.T) {
 
 		// Roll back to the last block of batch 17 (inside chunk 7).
 		point := final[17].Last
-		if err := store.Rollback(context.Background(), point); err != nil {
-			t.Fatal(err)
+		rb := &chaindb.Rollback{ID: []byte("rollback"), Network: "preview", Point: point, From: chain.Point{Slot: chaindb.Unbounded}, At: 1}
+		if out, err := store.Rollback(context.Background(), rb); err != nil || out != chaindb.Applied {
+			t.Fatalf("rollback: %v %v", out, err)
 		}
 		for _, tab := range append(chain.Tables[:], chain.Table{Name: "quarantine"}, chain.Table{Name: "ingest_batch"}) {
 			col := "slot_no"

@@ -27,6 +27,7 @@ package dbconn
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"net"
 	"time"
@@ -140,7 +141,7 @@ func open(ctx context.Context, c config.DB, cfg *mysql.Config) (*sql.DB, time.Du
 	if err != nil {
 		return nil, 0, fmt.Errorf("database connector: %w", err)
 	}
-	db := sql.OpenDB(connector)
+	db := sql.OpenDB(&Connector{Connector: connector, c: c, cfg: cfg})
 	db.SetMaxOpenConns(c.MaxOpenConns)
 	db.SetMaxIdleConns(c.MaxIdleConns)
 	db.SetConnMaxLifetime(c.ConnMaxLifetime)
@@ -158,6 +159,24 @@ func open(ctx context.Context, c config.DB, cfg *mysql.Config) (*sql.DB, time.Du
 		return nil, 0, newConnectError(c, cfg, err)
 	}
 	return db, time.Since(start), nil
+}
+
+// Connector is the pool's connector: every new connection that fails, not
+// only the first, is a *ConnectError, so that callers can tell a login the
+// server refused from a statement that failed (chaindb.Classify).
+type Connector struct {
+	driver.Connector
+	c   config.DB
+	cfg *mysql.Config
+}
+
+// Connect dials and logs in.
+func (k *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := k.Connector.Connect(ctx)
+	if err != nil {
+		return nil, newConnectError(k.c, k.cfg, err)
+	}
+	return conn, nil
 }
 
 // Addr describes where cfg connects: "tcp 127.0.0.1:4000" or "unix /path".

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -36,10 +38,33 @@ type Applies interface {
 	Apply(ctx context.Context, env *batch.Envelope) (ingest.Result, error)
 }
 
+// Defaults for a Handler's retries of failed tip messages.
+const (
+	// DefaultTipRetry is how soon a tip message that failed is delivered
+	// again, the first time; each later receive doubles it.
+	DefaultTipRetry = 5 * time.Second
+	// DefaultTipRetryMax caps it. With the template's TipMaxReceiveCount (10)
+	// a tip message that keeps failing reaches the DLQ after about 20 minutes,
+	// not after ten visibility timeouts (five hours).
+	DefaultTipRetryMax = 5 * time.Minute
+)
+
 // Handler is the SQS event handler for both queues. It returns partial batch
 // failures: only the messages that failed are retried. On a FIFO queue, a
 // failed message also fails every later message of its group in the same
 // invocation, so that order holds.
+//
+// With Queue set it also acts on failures itself, on the queues Queues names:
+// a message that can never apply (malformed, another network, rows the
+// database rejects) goes to its queue's DLQ at once, with the reason as a
+// message attribute, and is reported done; a failed tip message (FIFO) is
+// made visible again after TipRetry, doubled with each receive up to
+// TipRetryMax, instead of the queue's visibility timeout (which would stall
+// the tip for half an hour), and so are the later messages of its group.
+// When the database refuses service (chaindb.Refused: a refused login at the
+// spending limit, request units spent) the rest of the invocation is not
+// tried and the messages keep the queue's own visibility: the DBRefused
+// metric raises the alarm, and retrying sooner cannot help.
 type Handler struct {
 	Applier     Applies
 	Limits      batch.Limits
@@ -48,22 +73,49 @@ type Handler struct {
 	Metrics     *emf.Writer
 	// Stats, when set, adds the store's retries, throttles and database time to the metrics.
 	Stats interface{ Stats() chaindb.Stats }
+
+	Queue Queue
+	// Queues holds the URLs of each queue the function consumes, by queue
+	// name (the last field of a record's eventSourceARN).
+	Queues      map[string]QueueURLs
+	TipRetry    time.Duration // DefaultTipRetry when 0
+	TipRetryMax time.Duration // DefaultTipRetryMax when 0
 }
 
 // ErrMalformed marks a message whose body is not a valid envelope.
 var ErrMalformed = errors.New("malformed message")
 
+// errRefusedEarlier fails the messages of an invocation after the database
+// refused service to one of them.
+var errRefusedEarlier = errors.New("not tried: the database refused service to an earlier message of this invocation")
+
+// Permanent reports whether err means the message can never apply, however
+// often it is retried: its body is not an envelope, it is for another
+// network, its rollback is malformed, or the database rejects its rows.
+func Permanent(err error) bool {
+	return errors.Is(err, ErrMalformed) || errors.Is(err, ingest.ErrWrongNetwork) ||
+		errors.Is(err, chaindb.ErrMalformedRollback) || chaindb.Classify(err) == chaindb.Data
+}
+
+// keepVisibility means: leave the message's visibility as the queue sets it.
+const keepVisibility time.Duration = -1
+
+// retry is a failed message and when it should be delivered again.
+type retry struct {
+	r     events.SQSMessage
+	after time.Duration
+}
+
 // Handle processes one SQS event.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	log := h.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := h.logger()
 	var resp events.SQSEventResponse
 	var mu sync.Mutex
-	fail := func(r events.SQSMessage, err error) {
+	var retries []retry
+	fail := func(r events.SQSMessage, err error, after time.Duration) {
 		mu.Lock()
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
+		retries = append(retries, retry{r, after})
 		mu.Unlock()
 		log.Error("message failed", "message_id", r.MessageId, "batch_id", batchID(r), "receive_count",
 			r.Attributes["ApproximateReceiveCount"], "err", err)
@@ -74,8 +126,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	}
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
-	failedGroups := map[string]bool{}
-	var stats stats
+	failedGroups := map[string]time.Duration{}
+	var refused atomic.Bool
+	var st stats
 	var start chaindb.Stats
 	if h.Stats != nil {
 		start = h.Stats.Stats()
@@ -84,13 +137,14 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		group := r.Attributes["MessageGroupId"]
 		if group != "" {
 			// FIFO: strictly in order, and nothing after a failure in the group.
-			if failedGroups[group] {
-				fail(r, fmt.Errorf("an earlier message of group %s failed in this invocation", group))
+			if after, failed := failedGroups[group]; failed {
+				fail(r, fmt.Errorf("an earlier message of group %s failed in this invocation", group), after)
 				continue
 			}
-			if err := h.one(ctx, r, &stats); err != nil {
-				failedGroups[group] = true
-				fail(r, err)
+			if err := h.process(ctx, r, &st, &refused); err != nil {
+				after := h.tipRetryAfter(r, err)
+				failedGroups[group] = after
+				fail(r, err, after)
 			}
 			continue
 		}
@@ -99,20 +153,117 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := h.one(ctx, r, &stats); err != nil {
-				fail(r, err)
+			if err := h.process(ctx, r, &st, &refused); err != nil {
+				after := keepVisibility
+				if Permanent(err) {
+					after = 0 // it could not be dead-lettered: let the redrive policy move it soon
+				}
+				fail(r, err, after)
 			}
 		}()
 	}
 	wg.Wait()
+	h.changeVisibility(ctx, retries)
 	var delta chaindb.Stats
 	if h.Stats != nil {
 		after := h.Stats.Stats()
 		delta = chaindb.Stats{Retries: after.Retries - start.Retries, Throttles: after.Throttles - start.Throttles,
 			DBTime: after.DBTime - start.DBTime, StatementRows: after.StatementRows}
 	}
-	stats.emit(h.Metrics, len(resp.BatchItemFailures), delta)
+	st.emit(h.Metrics, len(resp.BatchItemFailures), delta)
 	return resp, nil
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}
+
+// process applies one message. A message that can never apply and was sent
+// to its DLQ counts as done (nil).
+func (h *Handler) process(ctx context.Context, r events.SQSMessage, st *stats, refused *atomic.Bool) error {
+	if refused.Load() {
+		return errRefusedEarlier
+	}
+	err := h.one(ctx, r, st)
+	switch {
+	case err == nil:
+		return nil
+	case Permanent(err):
+		if dlErr := h.deadLetter(ctx, r, err); dlErr != nil {
+			h.logger().Error("could not send the message to its DLQ", "message_id", r.MessageId, "batch_id", batchID(r), "err", dlErr)
+			return err
+		}
+		st.count(func(s *stats) { s.deadLettered++ })
+		return nil
+	case chaindb.Classify(err) == chaindb.Refused:
+		refused.Store(true)
+		st.count(func(s *stats) { s.refused++ })
+	case errors.Is(err, chaindb.ErrRollbackNotApplied), errors.Is(err, chaindb.ErrNotHead):
+		st.count(func(s *stats) { s.tipRefused++ })
+	}
+	return err
+}
+
+// deadLetter sends r to the DLQ of its queue with err as the reason.
+func (h *Handler) deadLetter(ctx context.Context, r events.SQSMessage, err error) error {
+	q, ok := h.Queues[arnQueueName(r.EventSourceARN)]
+	if h.Queue == nil || !ok || q.DLQ == "" {
+		return fmt.Errorf("no dead-letter queue configured for %s", arnQueueName(r.EventSourceARN))
+	}
+	if err := h.Queue.DeadLetter(ctx, q.DLQ, r, err.Error()); err != nil {
+		return err
+	}
+	h.logger().Error("message sent to the DLQ: it can never apply", "message_id", r.MessageId, "batch_id", batchID(r),
+		"receive_count", r.Attributes["ApproximateReceiveCount"], "dlq", urlQueueName(q.DLQ), "reason", err.Error())
+	return nil
+}
+
+// tipRetryAfter is when a failed tip message should come back.
+func (h *Handler) tipRetryAfter(r events.SQSMessage, err error) time.Duration {
+	switch {
+	case Permanent(err):
+		return 0 // it could not be dead-lettered: let the redrive policy move it soon
+	case chaindb.Classify(err) == chaindb.Refused, errors.Is(err, errRefusedEarlier):
+		return keepVisibility
+	}
+	base, ceiling := h.TipRetry, h.TipRetryMax
+	if base <= 0 {
+		base = DefaultTipRetry
+	}
+	if ceiling <= 0 {
+		ceiling = DefaultTipRetryMax
+	}
+	n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
+	d := base
+	for i := 1; i < n && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
+
+// changeVisibility makes failed messages visible again when they asked for it.
+func (h *Handler) changeVisibility(ctx context.Context, retries []retry) {
+	if h.Queue == nil {
+		return
+	}
+	for _, rt := range retries {
+		if rt.after < 0 {
+			continue
+		}
+		q, ok := h.Queues[arnQueueName(rt.r.EventSourceARN)]
+		if !ok || q.URL == "" {
+			continue
+		}
+		if err := h.Queue.ChangeVisibility(ctx, q.URL, rt.r.ReceiptHandle, rt.after); err != nil {
+			// The message still comes back, after the queue's visibility timeout.
+			h.logger().Warn("could not shorten the visibility of a failed message", "message_id", rt.r.MessageId, "err", err)
+			continue
+		}
+		h.logger().Info("failed message retried soon", "message_id", rt.r.MessageId, "batch_id", batchID(rt.r), "after", rt.after.String())
+	}
 }
 
 func (h *Handler) one(ctx context.Context, r events.SQSMessage, st *stats) error {
@@ -132,6 +283,10 @@ func (h *Handler) one(ctx context.Context, r events.SQSMessage, st *stats) error
 	if err != nil {
 		return err
 	}
+	if res.Stale {
+		h.logger().Warn("stale envelope acknowledged without applying it: a later rollback superseded it", "message_id", r.MessageId,
+			"batch_id", batchID(r), "kind", env.Kind.String())
+	}
 	st.add(res, time.Since(start))
 	return nil
 }
@@ -147,6 +302,8 @@ type stats struct {
 	mu                                 sync.Mutex
 	blocks, rows, quarantined, batches int
 	skipped, rollbacks                 int
+	rollbacksSkipped, stale            int // repeated rollbacks; stale rollbacks and abandoned tip batches
+	deadLettered, refused, tipRefused  int
 	latency                            time.Duration
 }
 
@@ -157,12 +314,23 @@ func (s *stats) add(r ingest.Result, d time.Duration) {
 	s.blocks += r.Blocks
 	s.rows += r.Rows
 	s.quarantined += r.Quarantined
-	if r.Kind == batch.KindRollback {
+	switch {
+	case r.Stale:
+		s.stale++
+	case r.Kind == batch.KindRollback && r.Applied:
 		s.rollbacks++
-	} else if !r.Applied {
+	case r.Kind == batch.KindRollback:
+		s.rollbacksSkipped++
+	case !r.Applied:
 		s.skipped++
 	}
 	s.latency += d
+}
+
+func (s *stats) count(f func(*stats)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
 }
 
 func (s *stats) emit(w *emf.Writer, failed int, db chaindb.Stats) {
@@ -179,6 +347,11 @@ func (s *stats) emit(w *emf.Writer, failed int, db chaindb.Stats) {
 		emf.Metric{Name: "Batches", Unit: emf.Count, Value: float64(s.batches)},
 		emf.Metric{Name: "BatchesSkipped", Unit: emf.Count, Value: float64(s.skipped)},
 		emf.Metric{Name: "Rollbacks", Unit: emf.Count, Value: float64(s.rollbacks)},
+		emf.Metric{Name: "RollbacksSkipped", Unit: emf.Count, Value: float64(s.rollbacksSkipped)},
+		emf.Metric{Name: "StaleEnvelopes", Unit: emf.Count, Value: float64(s.stale)},
+		emf.Metric{Name: "TipRefused", Unit: emf.Count, Value: float64(s.tipRefused)},
+		emf.Metric{Name: "DeadLettered", Unit: emf.Count, Value: float64(s.deadLettered)},
+		emf.Metric{Name: "DBRefused", Unit: emf.Count, Value: float64(s.refused)},
 		emf.Metric{Name: "Blocks", Unit: emf.Count, Value: float64(s.blocks)},
 		emf.Metric{Name: "Rows", Unit: emf.Count, Value: float64(s.rows)},
 		emf.Metric{Name: "QuarantinedBlocks", Unit: emf.Count, Value: float64(s.quarantined)},

@@ -223,14 +223,20 @@ var _ driver.Connector = (*rotatingConnector)(nil)
 func (rc *rotatingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	l := rc.cur.Load()
 	c, err := l.conn.Connect(ctx)
-	if err == nil || dbconn.Classify(err) != dbconn.KindAuth {
-		return c, err
+	if err == nil {
+		return c, nil
+	}
+	if dbconn.Classify(err) != dbconn.KindAuth {
+		return nil, l.connectError(err)
 	}
 	nl := rc.rotate(ctx, l)
 	if nl == nil {
-		return nil, err
+		return nil, l.connectError(err)
 	}
-	return nl.conn.Connect(ctx)
+	if c, err = nl.conn.Connect(ctx); err != nil {
+		return nil, nl.connectError(err)
+	}
+	return c, nil
 }
 
 // rotate returns a login with credentials newer than seen's, or nil when
