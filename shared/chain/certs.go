@@ -3,6 +3,8 @@ package chain
 import (
 	"fmt"
 	"math/big"
+	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,7 +189,7 @@ func (c *txCtx) poolRegistration(idx uint64, p *common.PoolRegistrationCertifica
 				ipv4 = r.Ipv4.String()
 			}
 			if r.Ipv6 != nil {
-				ipv6 = r.Ipv6.String()
+				ipv6 = relayIPv6(*r.Ipv6)
 			}
 		case common.PoolRelayTypeSingleHostName:
 			if r.Hostname != nil {
@@ -288,4 +290,19 @@ func (c *txCtx) paramProposals() error {
 		c.rows.Add(ParamProposal, c.hash, k.Bytes(), c.slot, epoch, js)
 	}
 	return nil
+}
+
+// relayIPv6 is a pool relay's IPv6 address as db-sync shows it: the ledger
+// reads the 16 bytes as four 32-bit words, each little-endian.
+func relayIPv6(b net.IP) string {
+	if len(b) != 16 {
+		return b.String()
+	}
+	var a [16]byte
+	for w := range 4 {
+		for i := range 4 {
+			a[4*w+i] = b[4*w+3-i]
+		}
+	}
+	return netip.AddrFrom16(a).String()
 }

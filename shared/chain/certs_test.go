@@ -267,7 +267,7 @@ func TestAllCertificateKinds(t *testing.T) {
 			append([]byte{0xe1}, h28(4)...), cbor.Tag{Number: 258, Content: [][]byte{h28(5), h28(6)}},
 			[]any{
 				[]any{0, port, []byte{10, 0, 0, 1}, nil},
-				[]any{0, nil, nil, net.ParseIP("2001:db8::1").To16()},
+				[]any{0, nil, nil, wireIPv6("2001:db8::1")},
 				[]any{1, port, "relay.example.com"},
 				[]any{2, "_srv.example.com"},
 			},
@@ -989,4 +989,17 @@ func TestPoolRewardAddressTakesChainNetwork(t *testing.T) {
 			t.Errorf("header %#x: no stake_address row", tc.header)
 		}
 	}
+}
+
+// wireIPv6 is an IPv6 address as a pool certificate carries it: four 32-bit
+// words, each little-endian (the ledger's encoding, which db-sync reads back).
+func wireIPv6(text string) []byte {
+	a := net.ParseIP(text).To16()
+	out := make([]byte, 16)
+	for w := range 4 {
+		for i := range 4 {
+			out[4*w+i] = a[4*w+3-i]
+		}
+	}
+	return out
 }

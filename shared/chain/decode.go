@@ -327,10 +327,9 @@ func (c *txCtx) totalCollateral() any {
 }
 
 // validityInterval returns invalid_before and invalid_hereafter, nil when the
-// body leaves a bound out. gouroboros does not tell an absent lower bound from
-// an explicit 0: both are NULL.
+// body leaves a bound out (an explicit lower bound of 0 is 0, as in db-sync).
 func (c *txCtx) validityInterval() (before, hereafter any) {
-	if v := c.body.ValidityIntervalStart(); v != 0 {
+	if v := c.body.ValidityIntervalStart(); v != 0 || (c.era >= EraAllegra && txBodyHasKey(c.tx.Cbor(), 8)) {
 		before = v
 	}
 	if v, ok := common.TransactionValidityIntervalUpperBound(c.body); ok {
@@ -346,7 +345,28 @@ func (c *txCtx) size() uint64 {
 	if bt, ok := c.tx.(*byron.ByronTransaction); ok {
 		return uint64(len(bt.Body.Cbor()))
 	}
+	if c.era >= EraAlonzo {
+		// The ledger's sizeTxF (toCBORForSizeComputation) leaves out the
+		// is_valid flag, one byte of the [body, witnesses, is_valid, aux] array.
+		return uint64(len(c.tx.Cbor())) - 1
+	}
 	return uint64(len(c.tx.Cbor()))
+}
+
+// txBodyHasKey says whether the body (the first element of a transaction's
+// CBOR array) holds key k: where gouroboros cannot tell an absent field from
+// its zero value (db-sync stores an explicit validity start of 0 as 0).
+func txBodyHasKey(tx []byte, k uint64) bool {
+	var parts []cbor.RawMessage
+	if _, err := cbor.Decode(tx, &parts); err != nil || len(parts) == 0 {
+		return false
+	}
+	var m map[uint64]cbor.RawMessage
+	if _, err := cbor.Decode(parts[0], &m); err != nil {
+		return false
+	}
+	_, ok := m[k]
+	return ok
 }
 
 // deposit is db-sync's tx.deposit, deposits paid minus refunds received, when

@@ -47,8 +47,8 @@ type eraFacts struct{ blocks, txs, fees, invalid int }
 //   - tx.fee: NULL for Byron; the body's fee field (key 2) from Shelley on;
 //     for a phase-2-invalid transaction its total_collateral (key 17) or NULL;
 //   - tx.size: Byron: the transaction without its witnesses; from Shelley on
-//     the whole transaction as the ledger sizes it ([body, witnesses,
-//     (validity,) auxiliary data or null]);
+//     the transaction as the ledger sizes it ([body, witnesses, auxiliary
+//     data or null], without Alonzo's validity flag);
 //   - block.size: Byron: the whole block; from Shelley on the block body
 //     (transaction bodies, witness sets, auxiliary data, invalid indices), the
 //     size the header declares;
@@ -214,10 +214,10 @@ func rawTxFacts(tb testing.TB, blockType uint, raw []byte) []wantTx {
 	txs := splitBlock(tb, blockType, raw)
 	out := make([]wantTx, len(txs))
 	for i, tx := range txs {
-		size := 1 + len(bodies[i]) + len(wits[i]) // array head, body, witnesses
-		if era.HasPhaseTwo() {
-			size++ // the validity flag
-		}
+		// The ledger's size (sizeTxF): [body, witnesses, aux or null], an
+		// array head of one byte; from Alonzo on it leaves the validity flag
+		// out (toCBORForSizeComputation), so that the fee does not depend on it.
+		size := 1 + len(bodies[i]) + len(wits[i])
 		if a, ok := aux[uint64(i)]; ok {
 			size += len(a)
 		} else {

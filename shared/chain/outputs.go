@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/blinklabs-io/gouroboros/cbor"
 	"github.com/blinklabs-io/gouroboros/ledger/common"
+	"github.com/btcsuite/btcd/btcutil/bech32"
 )
 
 // output adds one transaction output (to tx_out or collateral_tx_out) with its
@@ -16,12 +18,23 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 	if err != nil {
 		return fmt.Errorf("address bytes: %w", err)
 	}
+	pointer := addr.Type() == common.AddressTypeKeyPointer || addr.Type() == common.AddressTypeScriptPointer
+	if pointer {
+		// gouroboros re-encodes a pointer's variable-length integers; db-sync's
+		// address_raw is the address as the chain has it.
+		if onChain, ok := outputAddressBytes(o.Cbor()); ok {
+			raw = onChain
+		}
+	}
 	var paymentCred, stakeCred, stakeView any
 	switch p := addr.PayloadPayload().(type) {
 	case common.AddressPayloadKeyHash:
 		paymentCred = p.Hash.Bytes()
 	case common.AddressPayloadScriptHash:
 		paymentCred = p.Hash.Bytes()
+	}
+	if addr.Type() == common.AddressTypeByron {
+		paymentCred = nil // db-sync: a Byron address has no payment credential
 	}
 	if sc, ok := addr.StakeCredential(); ok {
 		stakeCred = sc.Credential.Bytes()
@@ -39,7 +52,9 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 	if d := o.Datum(); d != nil {
 		inlineHash = nullBytes(c.addDatum(d))
 		dataHash = inlineHash
-	} else if dh := o.DatumHash(); dh != nil && *dh != (common.Blake2b256{}) {
+	} else if dh := o.DatumHash(); dh != nil && (*dh != (common.Blake2b256{}) || outputHasDatumHash(o.Cbor())) {
+		// gouroboros gives a zero hash for an absent one: an all-zero hash
+		// the output does carry is read from its bytes.
 		dataHash = dh.Bytes()
 	}
 	if s := o.ScriptRef(); s != nil {
@@ -51,6 +66,9 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 			c.addrViews = map[string]string{}
 		}
 		view = addr.String()
+		if pointer {
+			view = addressView(raw)
+		}
 		c.addrViews[string(raw)] = view
 	}
 	row := []any{c.hash, index, c.slot, view, raw, hasScript, paymentCred, stakeCred, stakeView,
@@ -183,4 +201,69 @@ func assetsDescr(m *common.MultiAsset[common.MultiAssetTypeOutput]) any {
 	}
 	b, _ := json.Marshal(out) // map keys are sorted: the text is deterministic
 	return string(b)
+}
+
+// outputAddressBytes reads an output's address bytes from its CBOR: the first
+// element of a legacy array output, key 0 of a map output.
+func outputAddressBytes(raw []byte) ([]byte, bool) {
+	var addr []byte
+	switch {
+	case len(raw) > 0 && raw[0]>>5 == 4:
+		var parts []cbor.RawMessage
+		if _, err := cbor.Decode(raw, &parts); err != nil || len(parts) == 0 {
+			return nil, false
+		}
+		if _, err := cbor.Decode(parts[0], &addr); err != nil {
+			return nil, false
+		}
+	case len(raw) > 0 && raw[0]>>5 == 5:
+		var m map[uint64]cbor.RawMessage
+		if _, err := cbor.Decode(raw, &m); err != nil || m[0] == nil {
+			return nil, false
+		}
+		if _, err := cbor.Decode(m[0], &addr); err != nil {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	return addr, len(addr) > 0
+}
+
+// outputHasDatumHash says whether an output's CBOR carries a datum hash: a
+// legacy array output's third element, or a map output's datum option
+// [0, hash].
+func outputHasDatumHash(raw []byte) bool {
+	switch {
+	case len(raw) > 0 && raw[0]>>5 == 4:
+		var parts []cbor.RawMessage
+		_, err := cbor.Decode(raw, &parts)
+		return err == nil && len(parts) >= 3
+	case len(raw) > 0 && raw[0]>>5 == 5:
+		var m map[uint64]cbor.RawMessage
+		if _, err := cbor.Decode(raw, &m); err != nil || m[2] == nil {
+			return false
+		}
+		var opt []cbor.RawMessage
+		_, err := cbor.Decode(m[2], &opt)
+		return err == nil && len(opt) == 2 && len(opt[0]) == 1 && opt[0][0] == 0
+	}
+	return false
+}
+
+// addressView is the CIP-19 bech32 text of Shelley address bytes.
+func addressView(raw []byte) string {
+	hrp := "addr"
+	if raw[0]&0x0f != 1 {
+		hrp = "addr_test"
+	}
+	data, err := bech32.ConvertBits(raw, 8, 5, true)
+	if err != nil {
+		return ""
+	}
+	s, err := bech32.Encode(hrp, data)
+	if err != nil {
+		return ""
+	}
+	return s
 }

@@ -43,6 +43,16 @@ func TestDatabaseMatchesReference(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var all []*Block
+	for _, c := range s.Chunks {
+		all = append(all, c.Blocks...)
+	}
+	for _, f := range s.Fixtures {
+		all = append(all, f.Block)
+	}
+	if err := exp.expectFees(all); err != nil {
+		t.Fatal(err)
+	}
 	envs := shippedEnvelopes(t, s)
 	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
 		t.Parallel()

@@ -80,6 +80,7 @@ func newExpected() *expected {
 		"invalid_hereafter", "valid_contract", "total_collateral", "treasury_donation"}, false)
 	outCols := []string{"slot_no", "address", "address_raw", "address_has_script", "payment_cred", "stake_address", "value",
 		"data_hash", "inline_datum_hash", "reference_script_hash"}
+	def("tx_fee", []string{"tx_hash"}, []string{"fee"}, false)
 	def("tx_out", []string{"tx_hash", "index"}, outCols, false)
 	def("collateral_tx_out", []string{"tx_hash", "index"}, outCols, false)
 	inKey := []string{"tx_in_hash", "tx_out_hash", "tx_out_index"}
@@ -668,4 +669,71 @@ func cborUint(v uint64) []byte {
 		return []byte{26, byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
 	}
 	return []byte{27, byte(v >> 56), byte(v >> 48), byte(v >> 40), byte(v >> 32), byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+}
+
+// expectFees adds the tx_fee view's rows once every block is read: the fee
+// the ledger took. Shelley on, a valid transaction's declared fee; an invalid
+// one's collateral (total_collateral when declared, else the collateral
+// inputs' value minus the return); a Byron transaction's inputs' value minus
+// its outputs'. Spent outputs are looked up among the outputs that exist
+// (valid transactions' outputs, invalid ones' collateral returns) of every
+// shipped block; where one is not shipped the fee is unknown (NULL).
+func (e *expected) expectFees(blocks []*Block) error {
+	value := map[string]uint64{}
+	ref := func(h []byte, i uint64) string { return hx(h) + "#" + decU(i) }
+	for _, b := range blocks {
+		for _, tx := range b.Txs {
+			if !tx.Valid {
+				if r := tx.CollateralReturn; r != nil {
+					value[ref(tx.Hash, uint64(r.Index))] = r.Lovelace
+				}
+				continue
+			}
+			for _, o := range tx.Outputs {
+				value[ref(tx.Hash, uint64(o.Index))] = o.Lovelace
+			}
+		}
+	}
+	spent := func(ins []Input) (uint64, bool) {
+		var sum uint64
+		for _, in := range ins {
+			v, ok := value[ref(in.TxHash, in.Index)]
+			if !ok {
+				return 0, false
+			}
+			sum += v
+		}
+		return sum, true
+	}
+	for _, b := range blocks {
+		for _, tx := range b.Txs {
+			where := fmt.Sprintf("block %x (slot %d) tx %x", b.Hash, b.Slot, tx.Hash)
+			fee := null
+			switch {
+			case tx.Valid && tx.HasFee:
+				fee = decU(tx.Fee)
+			case !tx.Valid && tx.TotalCollateral != nil:
+				fee = decU(*tx.TotalCollateral)
+			default:
+				ins, outs := tx.Inputs, tx.Outputs
+				if !tx.Valid {
+					ins, outs = tx.Collateral, nil
+					if tx.CollateralReturn != nil {
+						outs = []Output{*tx.CollateralReturn}
+					}
+				}
+				if in, ok := spent(ins); ok {
+					var out uint64
+					for _, o := range outs {
+						out += o.Lovelace
+					}
+					fee = dec(int64(in) - int64(out))
+				}
+			}
+			if err := e.add("tx_fee", where, "tx_hash", hx(tx.Hash), "fee", fee); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
