@@ -28,6 +28,11 @@ var (
 	ErrAbandoned = errors.New("the tip batch was abandoned by a later rollback")
 	// ErrMalformedRollback: a rollback whose From lies below its Point.
 	ErrMalformedRollback = errors.New("malformed rollback")
+	// ErrUnknownPoint: RollbackTo's point is not a block of the indexed chain.
+	ErrUnknownPoint = errors.New("not a block of the indexed chain")
+	// ErrRollbackUnfinished: RollbackTo to another point than the one an
+	// interrupted operator rollback was going to.
+	ErrRollbackUnfinished = errors.New("an operator rollback is unfinished")
 )
 
 // Class says what to do about a database error.

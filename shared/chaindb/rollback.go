@@ -279,7 +279,7 @@ func (s *Store) RollbackTo(ctx context.Context, network string, p chain.Point) e
 	}
 	switch {
 	case op != nil && (op.Point.Slot != p.Slot || string(op.Point.Hash) != string(p.Hash)):
-		return fmt.Errorf("an operator rollback to %s is unfinished: run it again with that point to finish it first", op.Point)
+		return fmt.Errorf("%w: the rollback to %s: run it again with that point to finish it first", ErrRollbackUnfinished, op.Point)
 	case op != nil:
 		s.log.Warn("finishing an interrupted operator rollback", "to", p.String(), "started", time.Unix(0, op.At).UTC())
 	default:
@@ -290,7 +290,7 @@ func (s *Store) RollbackTo(ctx context.Context, network string, p chain.Point) e
 			return fmt.Errorf("look up the target block: %w", err)
 		}
 		if n == 0 {
-			return fmt.Errorf("no block %x at slot %d in the database: refusing to roll back to a point that is not on the indexed chain", p.Hash, p.Slot)
+			return fmt.Errorf("%w: no block %x at slot %d in the database: refusing to roll back to it", ErrUnknownPoint, p.Hash, p.Slot)
 		}
 		op = &Rollback{Network: network, Point: p, From: chain.Point{Slot: Unbounded}, At: time.Now().UnixNano()}
 		op.ID = operatorID(op)

@@ -372,3 +372,84 @@ func TestVerify(t *testing.T) {
 		}
 	})
 }
+
+// The operator's rollback deletes in bounded chunks, each committed on its
+// own, and is resumable: killed half-way (its context cancelled while it
+// deletes), it leaves the cursor where it was and refuses another point;
+// run again, it finishes, with the database equal to a clean load up to
+// the point, the ledger holding nothing above it, and the cursor on it.
+func TestOperatorRollbackResumes(t *testing.T) {
+	chunks, err := immutable.Chunks(filepath.Join(testdata, "chains", "preview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := chunkBatches(t, chain.Preview, chunks[:5], 60) // 1,080 blocks
+	point := all[4].Last
+	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
+		clean, _ := srv.Open(t)
+		apply(t, chaindb.New(clean, chaindb.Options{}), all[:5])
+		want := checksums(t, clean)
+
+		db, _ := srv.Open(t)
+		store := chaindb.New(db, chaindb.Options{DeleteChunkRows: 40})
+		apply(t, store, all)
+		ctx := context.Background()
+		head := all[len(all)-1].Last
+		if err := store.SaveCursor(ctx, "preview", []chain.Point{head, all[10].Last, all[2].Last}); err != nil {
+			t.Fatal(err)
+		}
+		above := func() int64 {
+			var n int64
+			if err := db.QueryRow("SELECT COUNT(*) FROM block WHERE slot_no > ?", point.Slot).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := above()
+
+		// Crash it half-way: cancel it once some blocks are gone, not all.
+		rctx, cancel := context.WithCancel(ctx)
+		watching := make(chan struct{})
+		go func() {
+			defer close(watching)
+			for rctx.Err() == nil {
+				if n := above(); n > 0 && n < before {
+					cancel()
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		err := store.RollbackTo(rctx, "preview", point)
+		cancel()
+		<-watching
+		if err == nil {
+			t.Fatal("the rollback was not interrupted: it committed everything at once")
+		}
+		if n := above(); n == 0 || n == before {
+			t.Fatalf("%d of %d blocks above the point left after the crash: want the chunks before it committed, not the rest", n, before)
+		}
+		if cur, err := store.LoadCursor(ctx, "preview"); err != nil || !bytes.Equal(cur[0].Hash, head.Hash) {
+			t.Fatalf("cursor %v (%v) after the crash, want it unmoved at %s", cur, err, head)
+		}
+		if err := store.RollbackTo(ctx, "preview", all[3].Last); err == nil {
+			t.Error("another rollback started while one is unfinished")
+		}
+
+		if err := store.RollbackTo(ctx, "preview", point); err != nil {
+			t.Fatalf("run again: %v", err)
+		}
+		sameChecksums(t, checksums(t, db), want)
+		var batches int
+		if err := db.QueryRow("SELECT COUNT(*) FROM ingest_batch WHERE last_slot > ?", point.Slot).Scan(&batches); err != nil || batches != 0 {
+			t.Errorf("%d ledger rows above the point (%v)", batches, err)
+		}
+		cur, err := store.LoadCursor(ctx, "preview")
+		if err != nil || len(cur) != 2 || !bytes.Equal(cur[0].Hash, point.Hash) || !bytes.Equal(cur[1].Hash, all[2].Last.Hash) {
+			t.Errorf("cursor %v (%v), want the point, then the saved point below it", cur, err)
+		}
+		if r, err := store.Verify(ctx, "preview", 10); err != nil || !r.OK() {
+			t.Errorf("verify after the rollback (%v):\n%s", err, r)
+		}
+	})
+}

@@ -78,9 +78,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// runRollback deletes every row above a point, as a FIFO rollback message
-// would: for recovering from a rollback deeper than the follower's path
-// expects (docs/runbook.md).
+// runRollback deletes every row above a point: for recovering from a
+// rollback deeper than the follower's path expects (docs/runbook.md). It
+// deletes in bounded chunks (chaindb.RollbackTo): interrupted, the same
+// command finishes it.
 func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("nectar rollback", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -97,13 +98,18 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil || len(h) != 32 {
 		return fmt.Errorf("--to-hash: want the 64 hex digits of a block hash, got %q", *hash)
 	}
-	db, err := openDB(ctx, cfg, newLogger(stderr, cfg.Log))
+	log := newLogger(stderr, cfg.Log)
+	db, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := chaindb.New(db, chaindb.Options{}).RollbackTo(ctx, cfg.Network, chain.Point{Slot: *slot, Hash: h}); err != nil {
+	err = chaindb.New(db, chaindb.Options{Logger: log}).RollbackTo(ctx, cfg.Network, chain.Point{Slot: *slot, Hash: h})
+	switch {
+	case errors.Is(err, chaindb.ErrUnknownPoint), errors.Is(err, chaindb.ErrRollbackUnfinished):
 		return err
+	case err != nil:
+		return fmt.Errorf("%w (the rollback stopped part-way: run the same command again to finish it)", err)
 	}
 	fmt.Fprintf(stdout, "rolled back to %d/%x; the follower resumes from there (stop it first)\n", *slot, h)
 	return nil
