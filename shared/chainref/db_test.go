@@ -70,7 +70,7 @@ type netEnvelopes struct {
 	envs []*batch.Envelope
 }
 
-// shippedEnvelopes cuts each chunk into envelopes of 100 blocks and makes each
+// shippedEnvelopes cuts each chunk into envelopes of 400 blocks and makes each
 // fixture block an envelope of its own, under its network.
 func shippedEnvelopes(tb testing.TB, s *Shipped) []netEnvelopes {
 	tb.Helper()
@@ -88,7 +88,7 @@ func shippedEnvelopes(tb testing.TB, s *Shipped) []netEnvelopes {
 	}
 	for _, c := range s.Chunks {
 		n := get(c.Network)
-		n.envs = append(n.envs, ingesttest.ChunkEnvelopes(tb, n.net.Name, filepath.Join(testdata, "chains", c.Dir, c.Name), 100)...)
+		n.envs = append(n.envs, ingesttest.ChunkEnvelopes(tb, n.net.Name, filepath.Join(testdata, "chains", c.Dir, c.Name), 400)...)
 	}
 	for _, f := range s.Fixtures {
 		raw, err := os.ReadFile(filepath.Join(testdata, "blocks", f.File))
