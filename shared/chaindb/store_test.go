@@ -453,3 +453,64 @@ func TestOperatorRollbackResumes(t *testing.T) {
 		}
 	})
 }
+
+// Verify proves the chain is one chain: with no gaps, no two blocks share a
+// parent and nothing lies above the head, so every block is an ancestor of
+// the head. A second child of a block (a fork left behind) and blocks above
+// the cursor's head (published, then abandoned while the follower was down)
+// each fail it, and are listed.
+func TestVerifyOneChain(t *testing.T) {
+	chunks, err := immutable.Chunks(filepath.Join(testdata, "chains", "preview"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := chunkBatches(t, chain.Preview, chunks[:2], 50)
+	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
+		db, _ := srv.Open(t)
+		store := chaindb.New(db, chaindb.Options{})
+		apply(t, store, batches)
+		ctx := context.Background()
+		head := batches[len(batches)-1].Last
+		if err := store.SaveCursor(ctx, "preview", []chain.Point{head}); err != nil {
+			t.Fatal(err)
+		}
+		verify := func() *chaindb.VerifyReport {
+			t.Helper()
+			r, err := store.Verify(ctx, "preview", 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		if r := verify(); !r.OK() || r.Head == nil || !bytes.Equal(r.Head.Hash, head.Hash) {
+			t.Fatalf("clean load: %s", r)
+		}
+
+		// A second child of block 100: a block of an abandoned fork.
+		parent := batches[2].Blocks[0] // block 100
+		child := batches[2].Blocks[1]
+		sibling := bytes.Repeat([]byte{0xf0}, 32)
+		cols := "`" + strings.Join(chain.Tables[chain.Block].Columns[1:], "`,`") + "`"
+		if _, err := db.Exec("INSERT INTO block (`hash`,"+cols+") SELECT ?,"+cols+" FROM block WHERE hash = ?", sibling, child.Hash); err != nil {
+			t.Fatal(err)
+		}
+		r := verify()
+		if r.OK() || len(r.Forks) != 1 || !bytes.Equal(r.Forks[0].Parent, parent.Hash) || len(r.Forks[0].Children) != 2 {
+			t.Errorf("with a second child of block %s: %s", chain.Point{Slot: parent.Slot, Hash: parent.Hash}, r)
+		}
+		if _, err := db.Exec("DELETE FROM block WHERE hash = ?", sibling); err != nil {
+			t.Fatal(err)
+		}
+
+		// The cursor 10 blocks below the top: those 10 were abandoned.
+		last := batches[len(batches)-1]
+		below := last.Blocks[len(last.Blocks)-11]
+		if err := store.SaveCursor(ctx, "preview", []chain.Point{{Slot: below.Slot, Hash: below.Hash}}); err != nil {
+			t.Fatal(err)
+		}
+		r = verify()
+		if r.OK() || len(r.AboveHead) != 10 || r.AboveHead[0].Slot <= below.Slot {
+			t.Errorf("with 10 blocks above the cursor's head: %s", r)
+		}
+	})
+}

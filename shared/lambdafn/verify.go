@@ -12,10 +12,12 @@ import (
 )
 
 // VerifyHandler is the scheduled verify function: `nectar verify` on a
-// timer. It proves the indexed chain continuous and emits what it found as
-// metrics (ChainBlocks, ChainGaps, IncompleteBatches, CursorMissing), so
-// that an alarm can tell a gap nothing in flight will fill (a lost batch)
-// from one a queued history batch is about to fill.
+// timer. It proves the indexed chain continuous and one chain, and emits
+// what it found as metrics (ChainBlocks, ChainGaps, IncompleteBatches,
+// CursorMissing, ChainForks, BlocksAboveHead), so that an alarm can tell a
+// gap nothing in flight will fill (a lost batch) from one a queued history
+// batch is about to fill, and blocks of an abandoned fork (a rollback that
+// failed or never came) from a tip batch about to be applied.
 type VerifyHandler struct {
 	// Open returns the database (Function.Open: from the secret).
 	Open    func(context.Context) (*sql.DB, error)
@@ -33,6 +35,8 @@ type VerifyResult struct {
 	IncompleteBatches int    `json:"incomplete_batches"`
 	Quarantined       int    `json:"quarantined"`
 	CursorMissing     bool   `json:"cursor_missing"`
+	Forks             int    `json:"forks"`
+	AboveHead         int    `json:"above_head"`
 	Report            string `json:"report"`
 }
 
@@ -53,7 +57,8 @@ func (h *VerifyHandler) Handle(ctx context.Context, _ json.RawMessage) (*VerifyR
 		return nil, err
 	}
 	res := &VerifyResult{OK: rep.OK(), Blocks: rep.Blocks, Gaps: len(rep.Gaps), IncompleteBatches: len(rep.IncompleteBatches),
-		Quarantined: len(rep.Quarantined), CursorMissing: rep.CursorMissing != nil, Report: rep.String()}
+		Quarantined: len(rep.Quarantined), CursorMissing: rep.CursorMissing != nil, Forks: len(rep.Forks), AboveHead: len(rep.AboveHead),
+		Report: rep.String()}
 	missing := 0.0
 	if res.CursorMissing {
 		missing = 1
@@ -63,6 +68,8 @@ func (h *VerifyHandler) Handle(ctx context.Context, _ json.RawMessage) (*VerifyR
 		emf.Metric{Name: "ChainGaps", Unit: emf.Count, Value: float64(res.Gaps)},
 		emf.Metric{Name: "IncompleteBatches", Unit: emf.Count, Value: float64(res.IncompleteBatches)},
 		emf.Metric{Name: "CursorMissing", Unit: emf.Count, Value: missing},
+		emf.Metric{Name: "ChainForks", Unit: emf.Count, Value: float64(res.Forks)},
+		emf.Metric{Name: "BlocksAboveHead", Unit: emf.Count, Value: float64(res.AboveHead)},
 	); err != nil {
 		return nil, fmt.Errorf("verify: metrics: %w", err)
 	}
@@ -71,6 +78,6 @@ func (h *VerifyHandler) Handle(ctx context.Context, _ json.RawMessage) (*VerifyR
 		log = h.Logger.Warn
 	}
 	log("verified", "ok", res.OK, "blocks", res.Blocks, "gaps", res.Gaps, "incomplete_batches", res.IncompleteBatches,
-		"quarantined", res.Quarantined, "cursor_missing", res.CursorMissing)
+		"quarantined", res.Quarantined, "cursor_missing", res.CursorMissing, "forks", res.Forks, "above_head", res.AboveHead)
 	return res, nil
 }

@@ -64,6 +64,25 @@ func TestVerifyHandler(t *testing.T) {
 		if got := emitted(t, metrics.String(), "ChainBlocks"); got != 216 {
 			t.Fatalf("ChainBlocks %v, want 216", got)
 		}
+		if got := emitted(t, metrics.String(), "ChainForks"); got != 0 {
+			t.Fatalf("ChainForks %v, want 0", got)
+		}
+
+		// A block left from an abandoned fork: a second child of block 10.
+		if _, err := db.Exec("INSERT INTO block (hash, slot_no, block_no, era, block_type, prev_hash, size, tx_count) "+
+			"SELECT UNHEX(REPEAT('ab', 32)), slot_no, block_no, era, block_type, prev_hash, size, tx_count FROM block ORDER BY slot_no LIMIT 1 OFFSET 11"); err != nil {
+			t.Fatal(err)
+		}
+		metrics.Reset()
+		if res, err = h.Handle(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if res.OK || res.Forks != 1 || !strings.Contains(res.Report, "has 2 children") {
+			t.Fatalf("with a fork: %+v", res)
+		}
+		if got := emitted(t, metrics.String(), "ChainForks"); got != 1 {
+			t.Fatalf("ChainForks %v, want 1\n%s", got, metrics.String())
+		}
 	})
 }
 
