@@ -69,7 +69,7 @@ func TestVerifyHandler(t *testing.T) {
 		}
 
 		// A block left from an abandoned fork: a second child of block 10.
-		if _, err := db.Exec("INSERT INTO block (hash, slot_no, block_no, era, block_type, prev_hash, size, tx_count) "+
+		if _, err := db.Exec("INSERT INTO block (hash, slot_no, block_no, era, block_type, prev_hash, size, tx_count) " +
 			"SELECT UNHEX(REPEAT('ab', 32)), slot_no, block_no, era, block_type, prev_hash, size, tx_count FROM block ORDER BY slot_no LIMIT 1 OFFSET 11"); err != nil {
 			t.Fatal(err)
 		}
