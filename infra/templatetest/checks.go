@@ -616,8 +616,9 @@ var consumerActions = []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage
 
 // CheckFunctionPolicies checks, for every function, that its statements pass CheckStatements,
 // that its SQS actions are only the consumer's, on exactly the queues of its own event sources,
-// and that its Secrets Manager actions name only the secret of its NECTAR_DB_SECRET_ARN (which
-// it can read and describe: the caching client calls both).
+// or sqs:SendMessage on those queues' DLQs (the ingest function dead-letters a message that can
+// never apply itself), and that its Secrets Manager actions name only the secret of its
+// NECTAR_DB_SECRET_ARN (which it can read and describe: the caching client calls both).
 func CheckFunctionPolicies(t Template) []error {
 	var p problems
 	sources := SQSEventSources(t)
@@ -627,10 +628,16 @@ func CheckFunctionPolicies(t Template) []error {
 		p = append(p, errs...)
 		p = append(p, CheckStatements(t, sts)...)
 
-		own := map[string]bool{}
+		own, ownDLQ := map[string]bool{}, map[string]bool{}
 		for _, es := range sources {
 			if es.Function.Name == f.Name {
 				own[Canonical(es.Queue)] = true
+				if q, ok := queueOf(t, es.Queue); ok {
+					rp, _ := q.Properties()["RedrivePolicy"].(map[string]any)
+					if _, ok := queueOf(t, rp["deadLetterTargetArn"]); ok {
+						ownDLQ[Canonical(rp["deadLetterTargetArn"])] = true
+					}
+				}
 			}
 		}
 		envProps, _ := functionProperty(t, f, "Environment").(map[string]any)
@@ -646,6 +653,8 @@ func CheckFunctionPolicies(t Template) []error {
 			for _, a := range s.Actions() {
 				for _, r := range s.Resources() {
 					switch {
+					case a == "sqs:SendMessage" && ownDLQ[Canonical(r)]:
+						// Dead-lettering to the DLQ of a queue it consumes.
 					case strings.HasPrefix(a, "sqs:"):
 						q := Canonical(r)
 						if !own[q] {

@@ -218,6 +218,50 @@ func TestAppShape(t *testing.T) {
 			}
 		}
 	})
+	t.Run("failed messages", func(t *testing.T) {
+		// The ingest function knows its queues and their DLQs (the ones the
+		// redrive policies name), may shorten a failed tip message's
+		// visibility and send what can never apply to the DLQ itself.
+		vars := at(t, app, "Resources", "IngestFunction", "Properties", "Environment", "Variables")
+		fn, _ := app.Resource("IngestFunction")
+		sts, _ := FunctionStatements(app, fn)
+		allowed := func(action, queue string) bool {
+			for _, s := range sts {
+				if s.Raw["Effect"] == "Allow" && slices.Contains(s.Actions(), action) {
+					for _, r := range s.Resources() {
+						if Canonical(r) == Canonical(getAtt(queue, "Arn")) {
+							return true
+						}
+					}
+				}
+			}
+			return false
+		}
+		for _, q := range []struct{ queue, url, dlqURL string }{
+			{"HistoryQueue", "NECTAR_SQS_HISTORY_QUEUE_URL", "NECTAR_SQS_HISTORY_DLQ_URL"},
+			{"TipQueue", "NECTAR_SQS_TIP_QUEUE_URL", "NECTAR_SQS_TIP_DLQ_URL"},
+		} {
+			rp, _ := at(t, app, "Resources", q.queue, "Properties")["RedrivePolicy"].(map[string]any)
+			dlq, ok := queueOf(app, rp["deadLetterTargetArn"])
+			if !ok {
+				t.Fatalf("%s: no DLQ", q.queue)
+			}
+			if Canonical(vars[q.url]) != Canonical(ref(q.queue)) || Canonical(vars[q.dlqURL]) != Canonical(ref(dlq.Name)) {
+				t.Errorf("IngestFunction %s=%s %s=%s, want Ref %s and Ref %s", q.url, Canonical(vars[q.url]), q.dlqURL, Canonical(vars[q.dlqURL]), q.queue, dlq.Name)
+			}
+			if !allowed("sqs:ChangeMessageVisibility", q.queue) || !allowed("sqs:SendMessage", dlq.Name) {
+				t.Errorf("IngestFunction may not change visibility on %s or send to %s", q.queue, dlq.Name)
+			}
+		}
+	})
+	t.Run("ingest and verify alarms", func(t *testing.T) {
+		alarms := Alarms(app)
+		for _, m := range []struct{ fn, metric string }{{"ingest", "DBRefused"}, {"verify", "ChainForks"}, {"verify", "BlocksAboveHead"}} {
+			if !hasAlarm(alarms, "Nectar", m.metric, "Function", Canonical(m.fn)) {
+				t.Errorf("no alarm reads Nectar/%s of the %s function", m.metric, m.fn)
+			}
+		}
+	})
 	t.Run("outputs", func(t *testing.T) {
 		outs := app.Section("Outputs")
 		for _, k := range []string{"HistoryQueueUrl", "HistoryQueueArn", "TipQueueUrl", "TipQueueArn", "HistoryDLQUrl", "TipDLQUrl",
@@ -289,6 +333,11 @@ func TestAppTemplateMutations(t *testing.T) {
 			doc["Statement"] = append(doc["Statement"].([]any), map[string]any{
 				"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": getAtt("TipQueue", "Arn")})
 		}, "MigrateFunction grants sqs:ReceiveMessage"},
+		{"dead letters for a queue it does not consume", func(tb testing.TB, c Template) {
+			doc := at(tb, c, "Resources", "VerifyRole", "Properties", "Policies", "[0]", "PolicyDocument")
+			doc["Statement"] = append(doc["Statement"].([]any), map[string]any{
+				"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": getAtt("TipDLQ", "Arn")})
+		}, "VerifyFunction grants sqs:SendMessage"},
 		{"producer action", func(tb testing.TB, c Template) {
 			st := ingestPolicy(tb, c, 0)
 			st["Action"] = append(st["Action"].([]any), "sqs:SendMessage")

@@ -234,6 +234,10 @@ type SQS struct {
 	Endpoint        string `toml:"endpoint" json:"endpoint,omitempty"` // e.g. a local emulator
 	HistoryQueueURL string `toml:"history_queue_url" json:"history_queue_url,omitempty"`
 	TipQueueURL     string `toml:"tip_queue_url" json:"tip_queue_url,omitempty"` // FIFO
+	// The queues' dead-letter queues: the ingest function sends a message
+	// that can never apply to its queue's DLQ itself, at once.
+	HistoryDLQURL string `toml:"history_dlq_url" json:"history_dlq_url,omitempty"`
+	TipDLQURL     string `toml:"tip_dlq_url" json:"tip_dlq_url,omitempty"` // FIFO
 }
 
 // HTTP is the follower's listener for /metrics, /healthz and /readyz.

@@ -89,6 +89,8 @@ var options = []option{
 	{"sqs.endpoint", "SQS endpoint `URL` (e.g. a local emulator)", func(c *Config) any { return &c.SQS.Endpoint }},
 	{"sqs.history_queue_url", "standard queue `URL` for history batches", func(c *Config) any { return &c.SQS.HistoryQueueURL }},
 	{"sqs.tip_queue_url", "FIFO queue `URL` for near-tip batches and rollbacks", func(c *Config) any { return &c.SQS.TipQueueURL }},
+	{"sqs.history_dlq_url", "dead-letter queue `URL` of the history queue (the ingest function sends what can never apply there)", func(c *Config) any { return &c.SQS.HistoryDLQURL }},
+	{"sqs.tip_dlq_url", "dead-letter queue `URL` of the tip queue (FIFO)", func(c *Config) any { return &c.SQS.TipDLQURL }},
 
 	{"http.addr", "listen `address` for /metrics, /healthz, /readyz (empty or off: none)", func(c *Config) any { return &c.HTTP.Addr }},
 

@@ -6,15 +6,20 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/chaindb"
+	"github.com/nectar-indexer/nectar/shared/config"
+	"github.com/nectar-indexer/nectar/shared/dbconn"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/emf"
 	"github.com/nectar-indexer/nectar/shared/ingest"
@@ -118,4 +123,53 @@ func TestHandlerRejectsOtherNetwork(t *testing.T) {
 	if len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("a preview batch sent to a mainnet ingest was accepted")
 	}
+}
+
+// When the database refuses new connections (TiDB Cloud Starter does at its
+// spending limit; here the login's password changed under a pool that keeps
+// no idle connection), the handler does not retry in place or try the rest
+// of the invocation: the messages are left to the queue, and DBRefused, the
+// metric DatabaseRefusedAlarm reads, counts the refusal.
+func TestDatabaseRefusedRaisesAlarm(t *testing.T) {
+	envs := previewEnvelopes(t, 50)
+	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
+		admin, mc := s.Open(t)
+		user := "refused_" + hex.EncodeToString([]byte(t.Name()))[:8] + hex.EncodeToString(envs[0].ID()[:3])
+		for _, q := range []string{"CREATE USER '" + user + "'@'%' IDENTIFIED BY 'first-password'",
+			"GRANT ALL PRIVILEGES ON `" + mc.DBName + "`.* TO '" + user + "'@'%'"} {
+			if _, err := admin.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Cleanup(func() { _, _ = admin.Exec("DROP USER '" + user + "'@'%'") })
+		port, _ := strconv.Atoi(s.Port)
+		db, err := dbconn.Open(context.Background(), config.DB{Host: s.Host, Port: port, User: user, Password: "first-password",
+			Database: mc.DBName, SSLMode: config.SSLVerifyIdentity, SSLCA: os.Getenv("NECTAR_TEST_CA"), ServerName: os.Getenv("NECTAR_TEST_SERVER_NAME"),
+			MaxOpenConns: 2, MaxIdleConns: 0, ConnMaxLifetime: time.Minute, Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		store := chaindb.New(db, chaindb.Options{BackoffBase: time.Millisecond})
+		var logs, metrics bytes.Buffer
+		h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Preview, Store: store}, Concurrency: 1,
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: emf.New(&metrics, "Nectar", nil), Stats: store}
+		if _, err := admin.Exec("ALTER USER '" + user + "'@'%' IDENTIFIED BY 'second-password'"); err != nil {
+			t.Fatal(err)
+		}
+		ev := events.SQSEvent{Records: []events.SQSMessage{record(t, "a", envs[0], ""), record(t, "b", envs[1], ""), record(t, "c", envs[2], "")}}
+		resp, err := h.Handle(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := strings.Join(failed(resp), ","); ids != "a,b,c" {
+			t.Errorf("failures %s, want a,b,c", ids)
+		}
+		if got := strings.Count(logs.String(), "not tried: the database refused service"); got != 2 {
+			t.Errorf("%d messages not tried after the refusal, want 2:\n%s", got, logs.String())
+		}
+		if !strings.Contains(metrics.String(), `"DBRefused":1`) || !strings.Contains(metrics.String(), `"DBRetries":0`) {
+			t.Errorf("metrics %s: want DBRefused 1 and no retries in place", metrics.String())
+		}
+	})
 }

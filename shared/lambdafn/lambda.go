@@ -14,6 +14,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/emf"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/secrets"
+	"github.com/nectar-indexer/nectar/shared/sqs"
 )
 
 // Function is what a Lambda function built on ingest holds across
@@ -75,11 +76,34 @@ func (f *Function) Open(ctx context.Context) (*sql.DB, error) {
 	return db, nil
 }
 
-// NewHandler builds the SQS handler over the function's pool.
+// NewHandler builds the SQS handler over the function's pool. When the
+// configuration names the queues (sqs.history_queue_url, sqs.tip_queue_url)
+// and their dead-letter queues (sqs.history_dlq_url, sqs.tip_dlq_url), the
+// handler retries failed tip messages soon and dead-letters what can never
+// apply itself (Handler.Queue); without them, the queues' own visibility
+// timeout and redrive policy do.
 func (f *Function) NewHandler(concurrency int) *Handler {
 	store := chaindb.New(f.DB, chaindb.Options{Logger: f.Logger})
-	return &Handler{Applier: &ingest.Applier{Net: f.Network, Store: store}, Limits: batch.Limits{},
+	h := &Handler{Applier: &ingest.Applier{Net: f.Network, Store: store}, Limits: batch.Limits{},
 		Concurrency: concurrency, Logger: f.Logger, Metrics: f.Metrics, Stats: store}
+	q := f.Config.SQS
+	h.Queues = map[string]QueueURLs{}
+	for _, u := range []QueueURLs{{q.HistoryQueueURL, q.HistoryDLQURL}, {q.TipQueueURL, q.TipDLQURL}} {
+		if u.URL != "" {
+			h.Queues[urlQueueName(u.URL)] = u
+		}
+	}
+	if len(h.Queues) == 0 {
+		return h
+	}
+	// Building the client reads the AWS configuration; it calls nothing.
+	client, err := sqs.NewClient(context.Background(), sqs.Config{Region: q.Region, Endpoint: q.Endpoint})
+	if err != nil {
+		f.Logger.Warn("no SQS client: failed messages wait for the queues' visibility timeout and redrive policy", "err", err)
+		return h
+	}
+	h.Queue = SQSQueue{Client: client}
+	return h
 }
 
 func logLevel(s string) slog.Level {
