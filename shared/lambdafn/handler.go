@@ -74,6 +74,8 @@ type Handler struct {
 	// Stats, when set, adds the store's retries, throttles and database time to the metrics.
 	Stats interface{ Stats() chaindb.Stats }
 
+	// Queue, when set, is how the handler changes a failed message's
+	// visibility and dead-letters one that can never apply.
 	Queue Queue
 	// Queues holds the URLs of each queue the function consumes, by queue
 	// name (the last field of a record's eventSourceARN).
