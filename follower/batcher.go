@@ -2,8 +2,10 @@ package follower
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nectar-indexer/nectar/shared/batch"
@@ -43,6 +45,9 @@ type Message struct {
 	// Head is the chain's head once this message is applied: the last block
 	// of a batch, or a rollback's target.
 	Head chain.Point
+	// Reintersect marks the rollback published on the first intersection
+	// near the tip after a start, which the source did not ask for.
+	Reintersect bool
 }
 
 // BatchOptions bound batches.
@@ -67,8 +72,19 @@ type Batcher struct {
 	pendingRoute Route
 	since        time.Time
 
-	sent  chain.Point // head of everything emitted
-	after []byte      // id of the last rollback emitted
+	sent chain.Point // head of everything emitted
+	// after is the id of the last rollback emitted, or before the first, an
+	// id of this batcher's start: tip batch ids include it, so a tip batch
+	// re-cut after a restart never repeats the id of one sent before (which
+	// a rollback may since have deleted, and which the FIFO queue would drop
+	// as a duplicate within its deduplication window).
+	after []byte
+	// uncertain is true until the first intersection with a source that
+	// knows its tip: what the previous run published beyond sent (the saved
+	// cursor) is unknown. intersection holds that rollback until the block
+	// after it tells how deep it is.
+	uncertain    bool
+	intersection *Event
 	// tipHigh is the highest slot ever sent on the tip route. A block at or
 	// below it (re-sent after a rollback) stays on the tip route even if the
 	// tip has since moved more than k ahead: it must be applied after the
@@ -78,9 +94,23 @@ type Batcher struct {
 	now     func() time.Time
 }
 
-// NewBatcher starts cutting after head, the newest point already published.
+// NewBatcher starts cutting after head, the newest point already published
+// (the saved cursor's). A previous run may have published beyond it: the
+// first intersection near the tip publishes a rollback (see Add).
 func NewBatcher(net chain.Network, opts BatchOptions, head chain.Point) *Batcher {
-	return &Batcher{net: net, opts: opts, sent: head, now: time.Now}
+	b := &Batcher{net: net, opts: opts, sent: head, now: time.Now, uncertain: true}
+	b.after = startID(net, head, b.now())
+	return b
+}
+
+var starts atomic.Uint64
+
+// startID is the id tip batches carry before a batcher's first rollback:
+// distinct for every batcher (start time, head, and a counter).
+func startID(net chain.Network, head chain.Point, at time.Time) []byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "nectar start\x00%s\x00%d\x00%x\x00%d\x00%d", net.Name, head.Slot, head.Hash, at.UnixNano(), starts.Add(1))
+	return h.Sum(nil)
 }
 
 // Head is the newest point the batcher has seen, published or pending.
@@ -119,17 +149,39 @@ func (b *Batcher) route(e Event) Route {
 }
 
 // Add takes one event and returns the messages it completes.
+//
+// The first intersection with a source that knows its tip (the node) after
+// NewBatcher is special: the previous run may have published blocks beyond
+// the saved cursor, about a second's worth, which a fork while it was down
+// may have abandoned. When that intersection is within k of the tip (the
+// block after it goes to the tip route, or there is none), Add publishes a
+// rollback to it even if it is the head, from a point at or above anything
+// the previous run can have published (see recoveryFrom). Deeper, the
+// blocks after it are history and the intersection is taken as usual.
+// A block whose header did not decode (Event.Undecodable) is sent in a batch
+// of its own, whose points are the block's.
 func (b *Batcher) Add(e Event) ([]Message, error) {
 	if !e.Forward {
+		if b.uncertain && e.TipKnown {
+			return b.intersected(e)
+		}
 		return b.rollback(e.Point)
+	}
+	var out []Message
+	if b.intersection != nil {
+		deep := e.TipKnown && e.TipBlock > e.Header.BlockNo+b.net.SecurityParam
+		msgs, err := b.resolve(deep)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msgs...)
 	}
 	head := b.Head()
 	if head.Hash != nil && e.Header.PrevHash != nil && !bytes.Equal(e.Header.PrevHash, head.Hash) {
 		return nil, fmt.Errorf("block %s does not follow head %s (its previous hash is %x)", e.Header.Point, head, e.Header.PrevHash)
 	}
 	r := b.route(e)
-	var out []Message
-	if len(b.pending) > 0 && (r != b.pendingRoute || b.pendingBytes+len(e.Block.CBOR) > b.opts.MaxBytes) {
+	if len(b.pending) > 0 && (r != b.pendingRoute || b.pendingBytes+len(e.Block.CBOR) > b.opts.MaxBytes || e.Undecodable) {
 		msgs, err := b.Flush()
 		if err != nil {
 			return nil, err
@@ -141,7 +193,7 @@ func (b *Batcher) Add(e Event) ([]Message, error) {
 	}
 	b.pending = append(b.pending, e)
 	b.pendingBytes += len(e.Block.CBOR)
-	if len(b.pending) >= b.opts.MaxBlocks || b.pendingBytes >= b.opts.MaxBytes {
+	if len(b.pending) >= b.opts.MaxBlocks || b.pendingBytes >= b.opts.MaxBytes || e.Undecodable {
 		msgs, err := b.Flush()
 		if err != nil {
 			return nil, err
@@ -149,6 +201,98 @@ func (b *Batcher) Add(e Event) ([]Message, error) {
 		out = append(out, msgs...)
 	}
 	return out, nil
+}
+
+// intersected takes the rollback a tip-aware source starts with while what
+// lies beyond sent is uncertain. It decides at once when the intersection
+// is the tip, else with the next block (resolve).
+func (b *Batcher) intersected(e Event) ([]Message, error) {
+	out, err := b.Flush() // nothing is pending after a start; be safe
+	if err != nil {
+		return nil, err
+	}
+	b.intersection = &e
+	if samePoint(e.Point, e.Tip) {
+		msgs, err := b.resolve(false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msgs...)
+	}
+	return out, nil
+}
+
+// resolve ends the uncertainty: within k of the tip it publishes the
+// rollback to the intersection; deeper it takes it as any rollback.
+func (b *Batcher) resolve(deep bool) ([]Message, error) {
+	e := *b.intersection
+	b.intersection, b.uncertain = nil, false
+	if deep {
+		return b.rollback(e.Point)
+	}
+	from := b.recoveryFrom(e.Tip)
+	env := &batch.Envelope{Kind: batch.KindRollback, Network: b.net.Name, Point: e.Point, From: from, At: b.now().UnixNano()}
+	m, err := b.message(RouteTip, env)
+	if err != nil {
+		return nil, err
+	}
+	m.Reintersect = true
+	// Blocks up to From must be applied after this rollback: on the FIFO route.
+	b.tipHigh = max(b.tipHigh, from.Slot, b.sent.Slot)
+	b.after = m.ID
+	b.sent = e.Point
+	return []Message{m}, nil
+}
+
+// ClockAllowance is how far ahead of this host's clock a previous run may
+// have published a block (the node's clock may be ahead, and it accepts
+// blocks a little early).
+const ClockAllowance = 10 * time.Minute
+
+// recoveryFrom is the From of a rollback published without knowing the
+// head: its slot is at or above every block a previous run can have
+// published, and its hash is unknown (nil). Blocks are not made for slots
+// in the future, so that is the current slot (plus ClockAllowance) where
+// the network's genesis is known; for another network, the tip's slot plus
+// the stability window. It is never below the tip or the saved head.
+func (b *Batcher) recoveryFrom(tip chain.Point) chain.Point {
+	slot := max(tip.Slot, b.sent.Slot)
+	if now, ok := slotAt(b.net, b.now().Add(ClockAllowance)); ok {
+		slot = max(slot, now)
+	} else {
+		slot += stabilityWindow(b.net)
+	}
+	return chain.Point{Slot: slot}
+}
+
+// slotAt is the slot in progress at t, or ok=false when the network's
+// genesis is unknown.
+func slotAt(n chain.Network, t time.Time) (uint64, bool) {
+	if !n.Known || n.SlotLength <= 0 {
+		return 0, false
+	}
+	if !t.After(n.SystemStart) {
+		return 0, true
+	}
+	byronEnd := n.SystemStart.Add(time.Duration(n.ShelleyStartSlot) * n.ByronSlotLength)
+	if t.Before(byronEnd) && n.ByronSlotLength > 0 {
+		return uint64(t.Sub(n.SystemStart) / n.ByronSlotLength), true
+	}
+	return n.ShelleyStartSlot + uint64(t.Sub(byronEnd)/n.SlotLength), true
+}
+
+// ActiveSlotsInverse is 1/f, the inverse of the active slot coefficient
+// (f = 0.05 on mainnet, preprod and preview).
+const ActiveSlotsInverse = 20
+
+// stabilityWindow is 3k/f slots: a chain grows by at least k blocks in that
+// many slots, so no rollback reaches further back (k = 2160 when unknown).
+func stabilityWindow(n chain.Network) uint64 {
+	k := n.SecurityParam
+	if k == 0 {
+		k = 2160
+	}
+	return 3 * k * ActiveSlotsInverse
 }
 
 func samePoint(a, b chain.Point) bool { return a.Slot == b.Slot && bytes.Equal(a.Hash, b.Hash) }

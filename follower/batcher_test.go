@@ -2,7 +2,9 @@ package follower
 
 import (
 	"encoding/base64"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
@@ -142,5 +144,129 @@ func TestBatcherNeverExceedsTheMessageLimit(t *testing.T) {
 		if _, err = b2.Flush(); err == nil {
 			t.Fatal("a block larger than the message limit was accepted")
 		}
+	}
+}
+
+// Issue 11: a tip batch re-cut after a restart must not reuse the id of one
+// a rollback since deleted: the FIFO queue would drop it as a duplicate
+// (deduplication window) and the ledger could skip it. Tip batch ids name the
+// rollback they follow, and that id was in memory only.
+func TestBatchIDsAfterRestartDoNotRepeat(t *testing.T) {
+	events := fakeChain(12, 0)
+	atTip := func(e Event) Event {
+		e.Tip, e.TipBlock, e.TipKnown = events[len(events)-1].Header.Point, 12, true
+		return e
+	}
+	seen := map[string]string{}
+	record := func(ms []Message, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			seen[string(m.ID)] = fmt.Sprintf("%s %s-%s", m.Env.Kind, m.Env.First, m.Env.Last)
+		}
+	}
+	b := NewBatcher(chain.Preview, opts(), chain.Point{})
+	for _, e := range events[:10] {
+		record(b.Add(atTip(e)))
+	}
+	// A rollback to block 5 deletes batch 6-10; it is re-sent after it.
+	record(b.Add(Event{Point: events[4].Header.Point}))
+	for _, e := range events[5:10] {
+		record(b.Add(atTip(e)))
+	}
+	// The follower restarts from a cursor saved at block 5 and re-cuts 6-10.
+	b2 := NewBatcher(chain.Preview, opts(), events[4].Header.Point)
+	var again []Message
+	for _, e := range events[5:10] {
+		ms, err := b2.Add(atTip(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		again = append(again, ms...)
+	}
+	if len(again) != 1 || again[0].Route != RouteTip {
+		t.Fatalf("re-cut %d messages", len(again))
+	}
+	if prev, ok := seen[string(again[0].ID)]; ok {
+		t.Errorf("the re-cut batch %s-%s has the id of %s, sent before the restart", again[0].Env.First, again[0].Env.Last, prev)
+	}
+}
+
+// Issue 11: the first intersection with the node after a start publishes a
+// rollback to it when it is within k of the tip (blocks published after the
+// saved cursor may have been abandoned while the follower was down), from a
+// slot no block published before can be above; deeper, or later in the same
+// run, an intersection at the head publishes nothing.
+func TestBatcherReintersection(t *testing.T) {
+	events := fakeChain(1000, 0)
+	head := events[499].Header.Point
+	intersect := func(p chain.Point, tip uint64) Event {
+		return Event{Point: p, Tip: events[tip-1].Header.Point, TipBlock: tip, TipKnown: true}
+	}
+	next := func(i int, tip uint64) Event {
+		e := events[i]
+		e.Tip, e.TipBlock, e.TipKnown = events[tip-1].Header.Point, tip, true
+		return e
+	}
+	now := time.Now()
+	nowSlot, _ := slotAt(chain.Preview, now)
+	cases := []struct {
+		name     string
+		tip      uint64 // the node's tip block number
+		rollback bool
+	}{
+		{"at the tip", 500, true},
+		// Depth as the batcher routes: of the first block after the intersection.
+		{"within k", 501 + 432, true},
+		{"deeper than k", 501 + 433, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := NewBatcher(chain.Preview, opts(), head)
+			msgs, err := b.Add(intersect(head, c.tip))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tip := max(c.tip, 501) // at the tip, block 501 grows it
+			m, err := b.Add(next(500, tip))
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, m...)
+			var rb []Message
+			for _, m := range msgs {
+				if m.Env.Kind == batch.KindRollback {
+					rb = append(rb, m)
+				}
+			}
+			if !c.rollback {
+				if len(rb) != 0 {
+					t.Fatalf("%d rollbacks deeper than k", len(rb))
+				}
+				return
+			}
+			if len(rb) != 1 || !rb[0].Reintersect || rb[0].Route != RouteTip || !samePoint(rb[0].Env.Point, head) {
+				t.Fatalf("rollbacks %v, want one to the head on the tip route", rb)
+			}
+			if rb[0].Env.From.Slot < nowSlot || rb[0].Env.From.Hash != nil {
+				t.Errorf("rollback from %s, want the current slot %d or above and no hash", rb[0].Env.From, nowSlot)
+			}
+			// The blocks after it follow it on the tip route.
+			if _, err := b.Add(next(501, tip)); err != nil {
+				t.Fatal(err)
+			}
+			f, _ := b.Flush()
+			for _, m := range f {
+				if m.Route != RouteTip || string(m.Env.After) != string(rb[0].ID) {
+					t.Errorf("batch after the rollback on the %s route after %x", m.Route, m.Env.After)
+				}
+			}
+			// A reconnect at the head later in the run publishes nothing.
+			if m, err := b.Add(intersect(b.Head(), tip)); err != nil || len(m) != 0 {
+				t.Errorf("reconnect at the head: %v %v", m, err)
+			}
+		})
 	}
 }

@@ -92,7 +92,8 @@ func New(opts Options) (*Follower, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Follower{opts: opts, log: opts.Logger, m: opts.Metrics, ring: cursorRing{max: opts.CursorPoints}}, nil
+	return &Follower{opts: opts, log: opts.Logger, m: opts.Metrics,
+		ring: cursorRing{max: opts.CursorPoints, window: stabilityWindow(opts.Network)}}, nil
 }
 
 // Ready reports whether the follower is connected to a source and publishing.
@@ -152,6 +153,7 @@ func (f *Follower) Run(ctx context.Context) error {
 	}
 	f.mu.Lock()
 	f.ring.points = points
+	f.ring.thin()
 	f.mu.Unlock()
 	b := NewBatcher(f.opts.Network, f.opts.Batch, head)
 	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
@@ -323,6 +325,17 @@ func (f *Follower) handle(ctx context.Context, b *Batcher, pub *publisher, e Eve
 	msgs, err := b.Add(e)
 	if err != nil {
 		return fatalError{err}
+	}
+	for _, m := range msgs {
+		if m.Reintersect {
+			f.m.ReintersectRollbacks.Inc()
+			f.log.Info("re-intersected near the tip: rolling back to the intersection, in case blocks published after the saved cursor were abandoned",
+				"to", m.Env.Point.String(), "from_slot", m.Env.From.Slot)
+		}
+	}
+	if e.Undecodable {
+		f.m.UndecodableHeaders.Inc()
+		f.log.Warn("block header does not decode: forwarded alone for quarantine", "point", e.Header.Point.String(), "block_type", e.Block.Type)
 	}
 	return f.publish(ctx, pub, msgs)
 }

@@ -236,6 +236,7 @@ func TestRollbackWhileDown(t *testing.T) {
 				t.Errorf("%s: %s, clean load %s", table, got[table], w)
 			}
 		}
+		r.Stop(t) // saves the cursor, whose head verify checks
 		rep, err := store.Verify(context.Background(), "preview", 10)
 		if err != nil || !rep.OK() {
 			t.Errorf("verify: %v %v", rep, err)

@@ -14,9 +14,14 @@ type Metrics struct {
 	BatchesPublished *prometheus.CounterVec
 	BytesPublished   prometheus.Counter
 	Rollbacks        prometheus.Counter
-	Reconnects       prometheus.Counter
-	SendErrors       prometheus.Counter
-	InFlight         prometheus.Gauge
+	// ReintersectRollbacks counts the rollbacks published on a start near
+	// the tip (Batcher.Add); UndecodableHeaders the blocks forwarded whose
+	// header did not decode.
+	ReintersectRollbacks prometheus.Counter
+	UndecodableHeaders   prometheus.Counter
+	Reconnects           prometheus.Counter
+	SendErrors           prometheus.Counter
+	InFlight             prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered).
@@ -37,13 +42,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "batches_published_total", Help: "Messages acknowledged by the sink, by queue and kind."}, []string{"queue", "kind"}),
 		BytesPublished: c("bytes_published_total", "Encoded message bytes acknowledged by the sink."),
 		Rollbacks:      c("rollbacks_total", "Rollbacks received from the source."),
-		Reconnects:     c("reconnects_total", "Reconnections to the source."),
-		SendErrors:     c("send_errors_total", "Publish calls that failed."),
-		InFlight:       g("in_flight", "Message groups being published."),
+		ReintersectRollbacks: c("reintersect_rollbacks_total",
+			"Rollbacks published to the intersection on a start within k of the tip (blocks published after the saved cursor may have been abandoned)."),
+		UndecodableHeaders: c("undecodable_headers_total", "Blocks whose header did not decode, forwarded alone for quarantine."),
+		Reconnects:         c("reconnects_total", "Reconnections to the source."),
+		SendErrors:         c("send_errors_total", "Publish calls that failed."),
+		InFlight:           g("in_flight", "Message groups being published."),
 	}
 	if reg != nil {
 		reg.MustRegister(m.TipSlot, m.CursorSlot, m.LagBlocks, m.LagSeconds, m.BlocksPublished, m.BatchesPublished,
-			m.BytesPublished, m.Rollbacks, m.Reconnects, m.SendErrors, m.InFlight)
+			m.BytesPublished, m.Rollbacks, m.ReintersectRollbacks, m.UndecodableHeaders, m.Reconnects, m.SendErrors, m.InFlight)
 	}
 	return m
 }

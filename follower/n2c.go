@@ -40,20 +40,15 @@ func (s *NodeSource) Follow(ctx context.Context, points []chain.Point, out chan<
 			return chainsync.ErrStopSyncProcess
 		}
 	}
+	// The callbacks run one at a time, in the order of the messages.
+	n := &namer{deliver: deliver}
 	cfg := chainsync.NewConfig(
 		chainsync.WithRollForwardRawFunc(func(_ chainsync.CallbackContext, blockType uint, raw []byte, tip chainsync.Tip) error {
-			raw = bytes.Clone(raw)
-			h, err := chain.ReadHeader(blockType, raw)
-			if err != nil {
-				// The block still travels: ingest quarantines it with what can be read.
-				de := chain.NewDecodeError(blockType, raw, err)
-				h = chain.Header{Point: chain.Point{Slot: de.Slot, Hash: de.Hash}, PrevHash: de.PrevHash}
-			}
-			return deliver(Event{Forward: true, Block: batch.Block{Type: blockType, CBOR: raw}, Header: h,
+			return n.forward(Event{Forward: true, Block: batch.Block{Type: blockType, CBOR: bytes.Clone(raw)},
 				Tip: fromPoint(tip.Point), TipBlock: tip.BlockNumber, TipKnown: true})
 		}),
 		chainsync.WithRollBackwardFunc(func(_ chainsync.CallbackContext, p pcommon.Point, tip chainsync.Tip) error {
-			return deliver(Event{Point: fromPoint(p), Tip: fromPoint(tip.Point), TipBlock: tip.BlockNumber, TipKnown: true})
+			return n.backward(Event{Point: fromPoint(p), Tip: fromPoint(tip.Point), TipBlock: tip.BlockNumber, TipKnown: true})
 		}),
 		chainsync.WithPipelineLimit(50),
 	)
@@ -121,4 +116,101 @@ func fromPoint(p pcommon.Point) chain.Point {
 		return chain.Point{Slot: p.Slot}
 	}
 	return chain.Point{Slot: p.Slot, Hash: bytes.Clone(p.Hash)}
+}
+
+// namer passes one connection's events on in order, and gives a block whose
+// header does not decode its real point before it goes: the N2C message
+// carries only the block and the tip, so the point is the tip's when the
+// block is the tip, and otherwise the hash is the next block's previous hash
+// and the slot the header body's where it reads (else the slot after the
+// parent's). Such a block is held until the next event names it; a rollback
+// above the parent names it too (it is the rollback's point), one to the
+// parent or below drops it; a closed connection drops it (the next one
+// sends it again).
+type namer struct {
+	deliver func(Event) error
+	last    chain.Header // the newest block passed on, or the intersection
+	lastNo  bool         // last.BlockNo is known
+	held    *Event
+}
+
+func (n *namer) forward(e Event) error {
+	h, herr := chain.ReadHeader(e.Block.Type, e.Block.CBOR)
+	var lh looseHeader
+	var lok bool
+	if herr != nil {
+		lh, lok = readLooseHeader(e.Block.Type, e.Block.CBOR)
+	}
+	if n.held != nil {
+		var prev []byte
+		next := uint64(0) // the next block's slot, 0 if unknown
+		switch {
+		case herr == nil:
+			prev, next = h.PrevHash, h.Point.Slot
+		case lok && lh.hasPrev && lh.prevHash != nil:
+			prev = lh.prevHash
+			if lh.hasSlot {
+				next = lh.slot
+			}
+		default:
+			return fmt.Errorf("two blocks in a row after %s whose headers do not decode: the first cannot be named (%v)", n.last.Point, herr)
+		}
+		held := n.held
+		n.held = nil
+		held.Header.Point.Hash = prev
+		if s := held.Header.Point.Slot; (n.last.Point.Hash != nil && s <= n.last.Point.Slot) || (next > 0 && s >= next) {
+			held.Header.Point.Slot = n.last.Point.Slot + 1
+		}
+		if err := n.pass(*held, held.Header.BlockNo > 0); err != nil {
+			return err
+		}
+	}
+	if herr == nil {
+		e.Header = h
+		return n.pass(e, true)
+	}
+	// The block still travels: ingest quarantines it. It follows the block
+	// before it (the node sends its chain in order), whatever its header
+	// says; its hash is set below or when it is named.
+	e.Undecodable = true
+	e.Header = chain.Header{PrevHash: n.last.Point.Hash}
+	noKnown := n.lastNo
+	if n.lastNo {
+		e.Header.BlockNo = n.last.BlockNo + 1
+	}
+	if lok {
+		if lh.hasSlot {
+			e.Header.Point.Slot = lh.slot
+		}
+		if lh.hasBlockNo && !n.lastNo {
+			e.Header.BlockNo, noKnown = lh.blockNo, true
+		}
+	}
+	// At the tip, the message's tip is this block.
+	if (noKnown && e.TipBlock == e.Header.BlockNo) || (lok && lh.hasSlot && e.Tip.Slot == lh.slot && e.Tip.Slot > n.last.Point.Slot) {
+		e.Header.Point, e.Header.BlockNo = e.Tip, e.TipBlock
+		return n.pass(e, true)
+	}
+	n.held = &e
+	return nil
+}
+
+func (n *namer) backward(e Event) error {
+	if held := n.held; held != nil {
+		n.held = nil
+		p := e.Point
+		if p.Hash != nil && !samePoint(p, n.last.Point) && p.Slot >= n.last.Point.Slot {
+			held.Header.Point = p
+			if err := n.pass(*held, held.Header.BlockNo > 0); err != nil {
+				return err
+			}
+		}
+	}
+	n.last, n.lastNo = chain.Header{Point: e.Point}, false
+	return n.deliver(e)
+}
+
+func (n *namer) pass(e Event, noKnown bool) error {
+	n.last, n.lastNo = e.Header, noKnown
+	return n.deliver(e)
 }

@@ -24,6 +24,11 @@ type Event struct {
 	TipBlock  uint64
 	TipKnown  bool
 	Immutable bool
+	// Undecodable marks a block whose header did not decode. Header holds
+	// what the source could tell: its real point (from the block after it,
+	// or the tip when it is the tip), and its slot where the header's body
+	// still reads (else the slot after its parent's).
+	Undecodable bool
 }
 
 // Source streams chain events.
@@ -31,7 +36,8 @@ type Source interface {
 	// Follow finds the newest of points (newest first; none means origin) on
 	// the source's chain and streams events from there into out, starting
 	// with a rollback to the intersection. It returns when ctx ends, when the
-	// source has nothing more to give (ErrSourceDone), or on failure.
+	// source has nothing more to give (ErrSourceDone; at once, without
+	// events, when the points are beyond what it holds), or on failure.
 	Follow(ctx context.Context, points []chain.Point, out chan<- Event) error
 }
 

@@ -72,7 +72,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	var sources []follower.Source
 	if cfg.Follower.ChunkDir != "" {
-		sources = append(sources, &follower.ChunkSource{Dir: cfg.Follower.ChunkDir})
+		sources = append(sources, &follower.ChunkSource{Dir: cfg.Follower.ChunkDir, Logger: log})
 	}
 	switch {
 	case cfg.Follower.NodeSocket != "":

@@ -224,6 +224,13 @@ func TestOperationsCommands(t *testing.T) {
 	if out, err := run("follow", "--follower-chunk-dir", "../../../testdata/chains/preview", "--batch-max-wait", "100ms"); err != nil {
 		t.Fatalf("follow: %v\n%s", err, out)
 	}
+	// Run again over the same chunk files, it has nothing to do (issue 11:
+	// it rolled back from the newest cursor point to the oldest and re-sent
+	// 1,140 blocks).
+	if out, err := run("follow", "--follower-chunk-dir", "../../../testdata/chains/preview", "--batch-max-wait", "100ms"); err != nil ||
+		strings.Contains(out, `"msg":"rollback"`) || !strings.Contains(out, `"msg":"summary","blocks":0,`) {
+		t.Fatalf("follow again over the same chunk files: %v\n%s", err, out)
+	}
 	out, err := run("verify")
 	if err != nil || !strings.Contains(out, "blocks: 59315") || !strings.Contains(out, "OK") {
 		t.Fatalf("verify after a clean load: %v\n%s", err, out)
@@ -250,8 +257,8 @@ func TestOperationsCommands(t *testing.T) {
 	if out, err = run("verify"); err != nil || !strings.Contains(out, "blocks: 59315") {
 		t.Errorf("verify after resuming: %v\n%s", err, out)
 	}
-	// Every command read the secret: follow ×2, verify ×3, check-db, rollback ×2.
-	if n := sm.Calls("secretsmanager.GetSecretValue"); n < 8 {
-		t.Errorf("the secret was read %d times by 8 commands", n)
+	// Every command read the secret: follow ×3, verify ×3, check-db, rollback ×2.
+	if n := sm.Calls("secretsmanager.GetSecretValue"); n < 9 {
+		t.Errorf("the secret was read %d times by 9 commands", n)
 	}
 }
