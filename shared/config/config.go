@@ -85,7 +85,13 @@ const (
 	SinkLocal = "local" // ingest in-process, one machine
 	SinkSQS   = "sqs"   // publish to the SQS queues for the Lambda functions
 
+	// follower.create_indexes: build the query indexes when the follower
+	// first reaches its node's tip, or leave them to `nectar indexes create`.
+	CreateIndexesAtTip = "tip"
+	CreateIndexesOff   = "off"
+
 	DefaultSink            = SinkLocal
+	DefaultCreateIndexes   = CreateIndexesAtTip
 	DefaultMaxInFlight     = 8
 	DefaultReconnectMin    = time.Second
 	DefaultReconnectMax    = 30 * time.Second
@@ -215,6 +221,7 @@ type Follower struct {
 	ReconnectMax    time.Duration `toml:"reconnect_max" json:"reconnect_max"`
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout" json:"shutdown_timeout"`
 	CursorPoints    int           `toml:"cursor_points" json:"cursor_points"`
+	CreateIndexes   string        `toml:"create_indexes" json:"create_indexes"` // tip or off
 }
 
 // Batch bounds the batches the follower cuts.
@@ -282,6 +289,7 @@ func Default() *Config {
 			ReconnectMax:    DefaultReconnectMax,
 			ShutdownTimeout: DefaultShutdownTimeout,
 			CursorPoints:    DefaultCursorPoints,
+			CreateIndexes:   DefaultCreateIndexes,
 		},
 		Batch: Batch{
 			MaxBytes:        DefaultBatchBytes,

@@ -79,6 +79,7 @@ var options = []option{
 	{"follower.reconnect_max", "longest reconnect backoff", func(c *Config) any { return &c.Follower.ReconnectMax }},
 	{"follower.shutdown_timeout", "how long a shutdown may drain", func(c *Config) any { return &c.Follower.ShutdownTimeout }},
 	{"follower.cursor_points", "recent points kept in the cursor to re-intersect after a rollback", func(c *Config) any { return &c.Follower.CursorPoints }},
+	{"follower.create_indexes", "`mode`: tip (build the query indexes when the follower first reaches its node's tip) or off (leave them to nectar indexes create)", func(c *Config) any { return &c.Follower.CreateIndexes }},
 
 	{"batch.max_bytes", "largest encoded batch, before base64 (bytes or KiB/MiB)", func(c *Config) any { return &c.Batch.MaxBytes }},
 	{"batch.max_message_bytes", "the queue's maximum message `size` (at most 1MiB)", func(c *Config) any { return &c.Batch.MaxMessageBytes }},

@@ -252,6 +252,9 @@ func (f Follower) validate() error {
 	case f.NodeSocket != "" && f.NodeAddress != "":
 		add(fieldErr("follower.node_address", "give follower.node_socket or follower.node_address, not both"))
 	}
+	if f.CreateIndexes != CreateIndexesAtTip && f.CreateIndexes != CreateIndexesOff {
+		add(fieldErr("follower.create_indexes", "%q: want %s or %s", f.CreateIndexes, CreateIndexesAtTip, CreateIndexesOff))
+	}
 	// The socket is not required to exist yet: the follower waits for the node.
 	if f.NodeAddress != "" {
 		add(checkHostPort("follower.node_address", f.NodeAddress))

@@ -125,7 +125,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	log.Info("following", "network", net.Name, "sink", cfg.Follower.Sink, "sources", len(sources))
 	stop := reportProgress(ctx, f, log)
+	stopIndexes := indexesAtTip(ctx, cfg, f, db, log)
 	err = f.Run(ctx)
+	stopIndexes()
 	stop()
 	return err
 }

@@ -1,0 +1,168 @@
+package indexes_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nectar-indexer/nectar/shared/batch"
+	"github.com/nectar-indexer/nectar/shared/chain"
+	"github.com/nectar-indexer/nectar/shared/chaindb"
+	"github.com/nectar-indexer/nectar/shared/dbtest"
+	"github.com/nectar-indexer/nectar/shared/immutable"
+	"github.com/nectar-indexer/nectar/shared/indexes"
+	"github.com/nectar-indexer/nectar/shared/ingest"
+	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
+	"github.com/nectar-indexer/nectar/shared/logbuf"
+	"github.com/nectar-indexer/nectar/shared/schema"
+)
+
+const testdata = "../../testdata"
+
+// chunkBatches decodes chunk files into n-block batches, as ingest would.
+func chunkBatches(tb testing.TB, net chain.Network, chunks []string, n int) []*chaindb.Batch {
+	tb.Helper()
+	var raw []batch.Block
+	for _, c := range chunks {
+		blocks, err := immutable.ReadFile(c)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, b := range blocks {
+			raw = append(raw, batch.Block{Type: b.Type, CBOR: b.CBOR})
+		}
+	}
+	var out []*chaindb.Batch
+	var prev []byte
+	for i := 0; i < len(raw); i += n {
+		b := ingest.DecodeBlocks(net, ingesttest.NewBlocks(net.Name, prev, nil, raw[i:min(i+n, len(raw))]))
+		if len(b.Quarantine) > 0 {
+			tb.Fatalf("block at slot %d did not decode: %v", b.Quarantine[0].Err.Slot, b.Quarantine[0].Err)
+		}
+		prev = b.Last.Hash
+		out = append(out, b)
+	}
+	return out
+}
+
+func conway(tb testing.TB) []*chaindb.Batch {
+	return chunkBatches(tb, chain.Mainnet, []string{filepath.Join(testdata, "chains", "mainnet", "06189.chunk")}, 50)
+}
+
+func load(tb testing.TB, db *sql.DB, batches []*chaindb.Batch) {
+	tb.Helper()
+	store := chaindb.New(db, chaindb.Options{})
+	for _, b := range batches {
+		if _, err := store.ApplyBatch(context.Background(), b); err != nil {
+			tb.Fatalf("apply batch at slot %d: %v", b.First.Slot, err)
+		}
+	}
+}
+
+func states(tb testing.TB, b *indexes.Builder) map[indexes.State]int {
+	tb.Helper()
+	st, err := b.Status(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[indexes.State]int{}
+	for _, s := range st {
+		out[s.State]++
+		if s.Have != nil {
+			tb.Errorf("%s", s)
+		}
+	}
+	return out
+}
+
+// A lookup of an address's outputs reads tx_out whole before the indexes
+// and through tx_out_address after; create builds every index on a loaded
+// database, status then reports all present, and a second create skips them.
+func TestCreateStatusExplain(t *testing.T) {
+	batches := conway(t)
+	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
+		db, _ := s.Open(t)
+		load(t, db, batches)
+		ctx := context.Background()
+		var addr, stake string
+		if err := db.QueryRow("SELECT address, stake_address FROM tx_out WHERE stake_address IS NOT NULL ORDER BY tx_hash LIMIT 1").Scan(&addr, &stake); err != nil {
+			t.Fatal(err)
+		}
+		const lookup = "SELECT tx_hash, `index`, value FROM tx_out WHERE address = ?"
+		before, err := indexes.Explain(ctx, db, lookup, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(before.FullScans) == 0 {
+			t.Errorf("before the indexes, an address lookup reads no table whole:\n%s", before.Text)
+		}
+
+		var logs logbuf.Buffer
+		b := indexes.New(db, indexes.Options{Poll: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if got := states(t, b); got[indexes.Missing] != len(schema.QueryIndexes) {
+			t.Errorf("before create: %v, want all %d missing", got, len(schema.QueryIndexes))
+		}
+		res, err := b.Create(ctx)
+		if err != nil {
+			t.Fatalf("create: %v\n%s", err, logs.String())
+		}
+		for _, r := range res {
+			if r.Action != "created" {
+				t.Errorf("%s: %s, want created", r.Name, r.Action)
+			}
+		}
+		if got := states(t, b); got[indexes.Present] != len(schema.QueryIndexes) {
+			t.Errorf("after create: %v, want all %d present", got, len(schema.QueryIndexes))
+		}
+		for _, want := range []string{"building index", "index built", "index=tx_out_address", "table=tx_out"} {
+			if !strings.Contains(logs.String(), want) {
+				t.Errorf("the log lacks %q:\n%s", want, logs.String())
+			}
+		}
+
+		after, err := indexes.Explain(ctx, db, lookup, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(after.FullScans) > 0 || !after.Uses("tx_out_address") {
+			t.Errorf("after the indexes, an address lookup reads %v whole, through %v:\n%s", after.FullScans, after.Indexes, after.Text)
+		}
+		for _, q := range []struct {
+			index, query string
+			args         []any
+		}{
+			{"tx_out_stake_address", "SELECT SUM(value) FROM tx_out WHERE stake_address = ?", []any{stake}},
+			{"tx_out_payment_cred", "SELECT COUNT(*) FROM tx_out WHERE payment_cred = ?", []any{bytes.Repeat([]byte{1}, 28)}},
+			{"ma_tx_out_policy_name", "SELECT tx_hash, `index`, quantity FROM ma_tx_out WHERE policy = ? AND name = ?", []any{bytes.Repeat([]byte{1}, 28), []byte("x")}},
+			{"delegation_stake_address", "SELECT pool_hash FROM delegation WHERE stake_address = ? ORDER BY slot_no DESC LIMIT 1", []any{stake}},
+			{"block_slot_leader", "SELECT epoch_no, COUNT(*) FROM block WHERE slot_leader = ? GROUP BY epoch_no", []any{bytes.Repeat([]byte{1}, 28)}},
+		} {
+			p, err := indexes.Explain(ctx, db, q.query, q.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.FullScans) > 0 || !p.Uses(q.index) {
+				t.Errorf("%s reads %v whole, through %v, want %s:\n%s", q.query, p.FullScans, p.Indexes, q.index, p.Text)
+			}
+		}
+
+		mark := len(logs.String())
+		res, err = b.Create(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Action != "present" {
+				t.Errorf("second create: %s %s, want present (skipped)", r.Name, r.Action)
+			}
+		}
+		if again := logs.String()[mark:]; strings.Contains(again, "building index") {
+			t.Errorf("second create built something:\n%s", again)
+		}
+	})
+}

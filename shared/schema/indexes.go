@@ -1,0 +1,63 @@
+package schema
+
+// Index is one secondary index the everyday questions need. The ingest path
+// does not need it (idempotency and rollback use the primary keys and the
+// slot_no indexes of the migrations), so it is built after the history
+// backfill, as db-sync (13.1), Kupo (--defer-db-indexes) and Yaci defer
+// theirs: shared/indexes builds them (`nectar indexes create`).
+type Index struct {
+	Table, Name string
+	// Columns in key order. A TEXT or BLOB column names its prefix length
+	// in characters, as MySQL writes it: "address(64)".
+	Columns []string
+}
+
+// QueryIndexes are the query indexes, one per line, grouped by table. To add
+// one, append it to its table's group (or a new group): every entry is built
+// by `nectar indexes create` and reported by `nectar indexes status`; names
+// are <table>_<what>, unique in the database.
+var QueryIndexes = []Index{
+	// An address's outputs (UTxOs, history, balance), by payment credential
+	// (every address of a script or key) and by stake address (a wallet's
+	// outputs). A bech32 address is 58-108 characters, a Byron one longer:
+	// the first 64 characters hold the header, the payment credential and
+	// the start of the stake credential, which is as selective as the whole
+	// (the database compares the full value of the rows it finds).
+	{Table: "tx_out", Name: "tx_out_address", Columns: []string{"address(64)"}},
+	{Table: "tx_out", Name: "tx_out_payment_cred", Columns: []string{"payment_cred"}},
+	{Table: "tx_out", Name: "tx_out_stake_address", Columns: []string{"stake_address"}},
+	{Table: "collateral_tx_out", Name: "collateral_tx_out_address", Columns: []string{"address(64)"}},
+	{Table: "collateral_tx_out", Name: "collateral_tx_out_payment_cred", Columns: []string{"payment_cred"}},
+	{Table: "collateral_tx_out", Name: "collateral_tx_out_stake_address", Columns: []string{"stake_address"}},
+
+	// An asset's holders and mints.
+	{Table: "ma_tx_out", Name: "ma_tx_out_policy_name", Columns: []string{"policy", "name"}},
+	{Table: "ma_tx_mint", Name: "ma_tx_mint_policy_name", Columns: []string{"policy", "name"}},
+
+	// A stake address's history: registrations, delegations, withdrawals,
+	// votes delegated.
+	{Table: "stake_registration", Name: "stake_registration_stake_address", Columns: []string{"stake_address"}},
+	{Table: "stake_deregistration", Name: "stake_deregistration_stake_address", Columns: []string{"stake_address"}},
+	{Table: "delegation", Name: "delegation_stake_address", Columns: []string{"stake_address"}},
+	{Table: "withdrawal", Name: "withdrawal_stake_address", Columns: []string{"stake_address"}},
+	{Table: "delegation_vote", Name: "delegation_vote_stake_address", Columns: []string{"stake_address"}},
+
+	// A pool's delegators, updates, retirement and blocks (per epoch: the
+	// epoch is in the index, so counting reads no rows).
+	{Table: "delegation", Name: "delegation_pool_hash", Columns: []string{"pool_hash"}},
+	{Table: "pool_update", Name: "pool_update_pool_hash", Columns: []string{"pool_hash"}},
+	{Table: "pool_retire", Name: "pool_retire_pool_hash", Columns: []string{"pool_hash"}},
+	{Table: "block", Name: "block_slot_leader", Columns: []string{"slot_leader", "epoch_no"}},
+
+	// A DRep's delegators, registrations and votes; the votes on a proposal.
+	{Table: "delegation_vote", Name: "delegation_vote_drep_hash", Columns: []string{"drep_hash"}},
+	{Table: "drep_registration", Name: "drep_registration_drep_hash", Columns: []string{"drep_hash"}},
+	{Table: "voting_procedure", Name: "voting_procedure_voter", Columns: []string{"voter_hash"}},
+	{Table: "voting_procedure", Name: "voting_procedure_gov_action", Columns: []string{"gov_action_tx_hash", "gov_action_index"}},
+
+	// Metadata by label (721: NFTs, 674: messages).
+	{Table: "tx_metadata", Name: "tx_metadata_key", Columns: []string{"key"}},
+
+	// tx_in by the spent output (tx_out_hash, tx_out_index) is not here: the
+	// migrations create it (tx_in_tx_out), since the fee views need it.
+}
