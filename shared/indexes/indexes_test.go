@@ -84,7 +84,7 @@ func states(tb testing.TB, b *indexes.Builder) map[indexes.State]int {
 // and through tx_out_address after; create builds every index on a loaded
 // database, status then reports all present, and a second create skips them.
 func TestCreateStatusExplain(t *testing.T) {
-	batches := conway(t)
+	batches := conway(t)[:4] // 200 blocks: 4,623 outputs, 14,976 asset rows
 	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
 		db, _ := s.Open(t)
 		load(t, db, batches)
@@ -163,6 +163,71 @@ func TestCreateStatusExplain(t *testing.T) {
 		}
 		if again := logs.String()[mark:]; strings.Contains(again, "building index") {
 			t.Errorf("second create built something:\n%s", again)
+		}
+	})
+}
+
+// A build already running (here an ALTER held back by an open transaction
+// on its table, as a killed `nectar indexes create` leaves its build running
+// on the server) is reported as building and waited for, not started again.
+func TestCreateWaitsForRunningBuild(t *testing.T) {
+	batches := conway(t)[:1]
+	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
+		db, _ := s.Open(t)
+		load(t, db, batches)
+		ctx := context.Background()
+		list := schema.QueryIndexes[:2] // tx_out_address, tx_out_payment_cred
+		b := indexes.New(db, indexes.Options{Indexes: list, Poll: 100 * time.Millisecond})
+
+		hold, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := hold.QueryRowContext(ctx, "SELECT COUNT(*) FROM tx_out").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		other := make(chan error, 1)
+		go func() { _, err := db.ExecContext(ctx, indexes.DDL(list[0])); other <- err }()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			st, err := b.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st[0].State == indexes.Building {
+				if !strings.Contains(st[0].String(), "building") {
+					t.Errorf("status line %q", st[0].String())
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				_ = hold.Rollback()
+				t.Fatalf("the held-back build is not reported as building: %v", st[0])
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		created := make(chan []indexes.Result, 1)
+		go func() {
+			res, err := b.Create(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			created <- res
+		}()
+		time.Sleep(500 * time.Millisecond)
+		if err := hold.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-other; err != nil {
+			t.Fatalf("the other build: %v", err)
+		}
+		res := <-created
+		if len(res) != 2 || res[0].Action != "waited" || res[1].Action != "created" {
+			t.Errorf("results %+v, want tx_out_address waited, tx_out_payment_cred created", res)
+		}
+		if got := states(t, b); got[indexes.Present] != 2 {
+			t.Errorf("after create: %v", got)
 		}
 	})
 }
