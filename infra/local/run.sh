@@ -49,6 +49,10 @@ follow() { # follow NETWORK DATABASE [flags...]
 	log "following ${network} into database ${database}"
 	local start=${SECONDS}
 	NECTAR_NETWORK="${network}" NECTAR_DB_DATABASE="${database}" "${bin}" follow "$@"
+	# Chunk files have no tip: the backfill is over, build the query indexes
+	# (a no-op when the follower built them at a node's tip).
+	log "building the query indexes of ${database}"
+	NECTAR_NETWORK="${network}" NECTAR_DB_DATABASE="${database}" "${bin}" indexes create
 	summary "${network}" "${database}" $((SECONDS - start))
 }
 

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,11 @@ func TestIndexesAtTip(t *testing.T) {
 		if !strings.Contains(out, ix.Name) {
 			t.Errorf("status does not list %s:\n%s", ix.Name, out)
 		}
+	}
+	var again bytes.Buffer
+	if err := run(context.Background(), []string{"indexes", "create"}, &again, io.Discard); err != nil ||
+		!strings.Contains(again.String(), "0 index(es) built, "+strconv.Itoa(len(schema.QueryIndexes))+" already present") {
+		t.Errorf("indexes create after the follower built them: %v\n%s", err, again.String())
 	}
 	if !strings.Contains(logs.String(), "reached the tip") {
 		t.Errorf("the follower did not say why it built the indexes:\n%s", logs.String())
