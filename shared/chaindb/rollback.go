@@ -62,6 +62,8 @@ const (
 	ledgerStale    = "stale"
 	ledgerFailed   = "failed"
 	ledgerPending  = "pending"
+	ledgerFollowed = "followed"
+	kindBatch      = "batch"
 	kindFollower   = "follower"
 	kindOperator   = "operator"
 	rollbackInsert = "INSERT INTO ingest_rollback (id, network, kind, slot_no, hash, from_slot, from_hash, seen_at, outcome) " +
@@ -123,24 +125,26 @@ func (s *Store) rollbackTx(ctx context.Context, r *Rollback) (Outcome, error) {
 	var outcome string
 	err = tx.QueryRowContext(ctx, "SELECT outcome FROM ingest_rollback WHERE id = ? FOR UPDATE", r.ID).Scan(&outcome)
 	switch {
-	case err == nil && outcome != ledgerFailed:
+	case err == nil && outcome != ledgerFailed && outcome != ledgerFollowed:
 		return Repeated, nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return 0, fmt.Errorf("read ingest_rollback: %w", err)
 	}
+	followed := err == nil && outcome == ledgerFollowed // its tip batches went ahead without it
 	var later int
-	err = tx.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM ingest_rollback WHERE network = ? AND seen_at > ? AND outcome IN (?, ?)) + "+
-		"(SELECT COUNT(*) FROM ingest_batch WHERE after_id = ?)", r.Network, r.At, ledgerApplied, ledgerPending, r.ID).Scan(&later)
+	err = tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM ingest_rollback WHERE network = ? AND seen_at > ? AND outcome IN (?, ?)",
+		r.Network, r.At, ledgerApplied, ledgerPending).Scan(&later)
 	if err != nil {
 		return 0, fmt.Errorf("read ingest_rollback: %w", err)
 	}
 	out, outcome := Applied, ledgerApplied
-	if later > 0 {
+	if later > 0 || followed {
 		out, outcome = Stale, ledgerStale
 	} else if err := deleteRange(ctx, tx, r.Point.Slot, r.From.Slot); err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, rollbackInsert+" ON DUPLICATE KEY UPDATE outcome = VALUES(outcome)", r.ID, r.Network, kindFollower,
+	if _, err := tx.ExecContext(ctx, rollbackInsert+" ON DUPLICATE KEY UPDATE kind = VALUES(kind), slot_no = VALUES(slot_no), hash = VALUES(hash), "+
+		"from_slot = VALUES(from_slot), from_hash = VALUES(from_hash), seen_at = VALUES(seen_at), outcome = VALUES(outcome)", r.ID, r.Network, kindFollower,
 		r.Point.Slot, r.Point.Hash, r.From.Slot, r.From.Hash, r.At, outcome); err != nil {
 		return 0, fmt.Errorf("record ingest_rollback: %w", err)
 	}
@@ -167,36 +171,42 @@ func deleteRange(ctx context.Context, ex execer, lo, hi uint64) error {
 	return nil
 }
 
-// checkTip decides whether a tip batch may be written now (see ApplyBatch).
-// The tip route is one FIFO message group: nothing else writes tip batches or
-// rollbacks meanwhile, so reading outside the batch's transaction is safe.
-func (s *Store) checkTip(ctx context.Context, b *Batch) error {
+// checkTip decides whether a tip batch may be written now (see ApplyBatch);
+// followsStart is true when no rollback of b.After was ever seen here (the
+// batch follows its run's start, or a rollback that never reached the
+// database). The tip route is one FIFO message group: nothing else writes tip
+// batches or rollbacks meanwhile, so reading outside the batch's transaction
+// is safe.
+func (s *Store) checkTip(ctx context.Context, b *Batch) (followsStart bool, err error) {
 	var verdict error
-	err := s.retry(ctx, "check tip batch", func(ctx context.Context) error {
+	err = s.retry(ctx, "check tip batch", func(ctx context.Context) error {
 		var err error
-		verdict, err = s.tipVerdict(ctx, b)
+		verdict, followsStart, err = s.tipVerdict(ctx, b)
 		return err
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
-	return verdict
+	return followsStart, verdict
 }
 
-func (s *Store) tipVerdict(ctx context.Context, b *Batch) (verdict, err error) {
+func (s *Store) tipVerdict(ctx context.Context, b *Batch) (verdict error, followsStart bool, err error) {
 	id := fmt.Sprintf("%x", b.ID)
 	var seen int64
 	var outcome string
 	err = s.db.QueryRowContext(ctx, "SELECT seen_at, outcome FROM ingest_rollback WHERE id = ?", b.After).Scan(&seen, &outcome)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, sql.ErrNoRows) || err == nil && outcome == ledgerFollowed:
 		// No rollback of that id was ever tried here: the batch follows its
 		// run's start (a follower's tip batches carry a start id until its
-		// first rollback). Only the head decides.
+		// first rollback), or a rollback that never reached the database.
+		// Only the head decides; writing the batch records that it went
+		// ahead, so that such a rollback arriving later is stale.
+		followsStart = true
 	case err != nil:
-		return nil, fmt.Errorf("read ingest_rollback: %w", err)
+		return nil, false, fmt.Errorf("read ingest_rollback: %w", err)
 	case outcome == ledgerFailed:
-		return fmt.Errorf("%w: batch %s (slots %d-%d) follows rollback %x, which failed", ErrRollbackNotApplied, id, b.First.Slot, b.Last.Slot, b.After), nil
+		return fmt.Errorf("%w: batch %s (slots %d-%d) follows rollback %x, which failed", ErrRollbackNotApplied, id, b.First.Slot, b.Last.Slot, b.After), false, nil
 	default:
 		// A rollback sent after this batch (seen later than the one it
 		// follows) that went below its last block abandoned its blocks above
@@ -205,16 +215,16 @@ func (s *Store) tipVerdict(ctx context.Context, b *Batch) (verdict, err error) {
 		err = s.db.QueryRowContext(ctx, "SELECT MIN(slot_no) FROM ingest_rollback WHERE network = ? AND seen_at > ? AND outcome IN (?, ?) AND slot_no < ?",
 			b.Network, seen, ledgerApplied, ledgerPending, b.Last.Slot).Scan(&cut)
 		if err != nil {
-			return nil, fmt.Errorf("read ingest_rollback: %w", err)
+			return nil, false, fmt.Errorf("read ingest_rollback: %w", err)
 		}
 		if cut.Valid {
 			if uint64(cut.Int64) < b.First.Slot {
-				return fmt.Errorf("%w: batch %s (slots %d-%d), rolled back to slot %d since", ErrAbandoned, id, b.First.Slot, b.Last.Slot, cut.Int64), nil
+				return fmt.Errorf("%w: batch %s (slots %d-%d), rolled back to slot %d since", ErrAbandoned, id, b.First.Slot, b.Last.Slot, cut.Int64), false, nil
 			}
 			// Its lower blocks are on the chain, its upper ones abandoned: a
 			// batch redriven after a rollback into it. Not written; it stays
 			// refused and reaches the DLQ (docs/runbook.md).
-			return fmt.Errorf("%w: batch %s (slots %d-%d) straddles slot %d, rolled back to since", ErrNotHead, id, b.First.Slot, b.Last.Slot, cut.Int64), nil
+			return fmt.Errorf("%w: batch %s (slots %d-%d) straddles slot %d, rolled back to since", ErrNotHead, id, b.First.Slot, b.Last.Slot, cut.Int64), false, nil
 		}
 	}
 	// The batch must extend the head: between its parent (or, when the parent
@@ -227,7 +237,7 @@ func (s *Store) tipVerdict(ctx context.Context, b *Batch) (verdict, err error) {
 	case err == nil:
 		lo = ps + 1
 	case !errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("read the parent block: %w", err)
+		return nil, false, fmt.Errorf("read the parent block: %w", err)
 	}
 	own := make(map[string]bool, len(b.Blocks)+len(b.Quarantine))
 	for _, d := range b.Blocks {
@@ -239,22 +249,22 @@ func (s *Store) tipVerdict(ctx context.Context, b *Batch) (verdict, err error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT slot_no, hash FROM block WHERE slot_no >= ? AND slot_no <= ? "+
 		"UNION ALL SELECT slot_no, hash FROM quarantine WHERE slot_no >= ? AND slot_no <= ?", lo, b.Last.Slot, lo, b.Last.Slot)
 	if err != nil {
-		return nil, fmt.Errorf("read blocks above the parent: %w", err)
+		return nil, false, fmt.Errorf("read blocks above the parent: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var p chain.Point
 		if err := rows.Scan(&p.Slot, &p.Hash); err != nil {
-			return nil, fmt.Errorf("read blocks above the parent: %w", err)
+			return nil, false, fmt.Errorf("read blocks above the parent: %w", err)
 		}
 		if !own[string(p.Hash)] {
-			return fmt.Errorf("%w: batch %s (slots %d-%d, parent %x) would follow block %s of another fork", ErrNotHead, id, b.First.Slot, b.Last.Slot, b.PrevHash, p), nil
+			return fmt.Errorf("%w: batch %s (slots %d-%d, parent %x) would follow block %s of another fork", ErrNotHead, id, b.First.Slot, b.Last.Slot, b.PrevHash, p), false, nil
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read blocks above the parent: %w", err)
+		return nil, false, fmt.Errorf("read blocks above the parent: %w", err)
 	}
-	return nil, nil
+	return nil, followsStart, nil
 }
 
 // DefaultDeleteChunkRows bounds the rows one statement of the operator's

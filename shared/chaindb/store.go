@@ -161,8 +161,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *Batch) (applied bool, err err
 	if done, err := s.recorded(ctx, b.ID); err != nil || done {
 		return false, err
 	}
+	var followsStart bool
 	if len(b.After) > 0 {
-		if err := s.checkTip(ctx, b); err != nil {
+		if followsStart, err = s.checkTip(ctx, b); err != nil {
 			return false, err
 		}
 	}
@@ -177,7 +178,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *Batch) (applied bool, err err
 	}
 	err = s.retry(ctx, "apply batch", func(ctx context.Context) error {
 		var e error
-		applied, e = s.applyTx(ctx, b, &rows)
+		applied, e = s.applyTx(ctx, b, &rows, followsStart)
 		return e
 	})
 	if err != nil && Classify(err) == Split && len(b.Blocks) > 1 {
@@ -252,7 +253,9 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func (s *Store) applyTx(ctx context.Context, b *Batch, rows *chain.Rows) (bool, error) {
+// applyTx writes the batch. followed records, with it, that a tip batch
+// followed b.After before any rollback of that id was seen (see Rollback).
+func (s *Store) applyTx(ctx context.Context, b *Batch, rows *chain.Rows, followed bool) (bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("begin: %w", err)
@@ -263,6 +266,12 @@ func (s *Store) applyTx(ctx context.Context, b *Batch, rows *chain.Rows) (bool, 
 	fresh, err := s.recordBatch(ctx, tx, b)
 	if err != nil || !fresh {
 		return false, err
+	}
+	if followed {
+		if _, err := tx.ExecContext(ctx, "INSERT IGNORE"+strings.TrimPrefix(rollbackInsert, "INSERT"), b.After, b.Network, kindBatch,
+			b.First.Slot, nil, b.First.Slot, nil, 0, ledgerFollowed); err != nil {
+			return false, fmt.Errorf("insert ingest_rollback: %w", err)
+		}
 	}
 	for t, tab := range chain.Tables {
 		if tab.Shared || len(rows[t]) == 0 {
@@ -290,9 +299,9 @@ func (s *Store) applyTx(ctx context.Context, b *Batch, rows *chain.Rows) (bool, 
 // recordBatch inserts the batch's ingest_batch row; fresh is false when
 // another writer recorded it first.
 func (s *Store) recordBatch(ctx context.Context, tx *sql.Tx, b *Batch) (fresh bool, err error) {
-	res, err := tx.ExecContext(ctx, "INSERT IGNORE INTO ingest_batch (id, network, first_slot, first_hash, last_slot, last_hash, prev_hash, block_count, after_id) "+
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		b.ID, b.Network, b.First.Slot, b.First.Hash, b.Last.Slot, b.Last.Hash, b.PrevHash, uint64(len(b.Blocks)+len(b.Quarantine)), nilIfEmpty(b.After))
+	res, err := tx.ExecContext(ctx, "INSERT IGNORE INTO ingest_batch (id, network, first_slot, first_hash, last_slot, last_hash, prev_hash, block_count) "+
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		b.ID, b.Network, b.First.Slot, b.First.Hash, b.Last.Slot, b.Last.Hash, b.PrevHash, uint64(len(b.Blocks)+len(b.Quarantine)))
 	if err != nil {
 		return false, fmt.Errorf("insert ingest_batch: %w", err)
 	}
@@ -301,13 +310,6 @@ func (s *Store) recordBatch(ctx context.Context, tx *sql.Tx, b *Batch) (fresh bo
 		return false, fmt.Errorf("insert ingest_batch: %w", err)
 	}
 	return n == 1, nil
-}
-
-func nilIfEmpty(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
 }
 
 // insertRows writes rows of one table as multi-row statements capped by rows and bytes.
