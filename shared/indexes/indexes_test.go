@@ -136,6 +136,10 @@ func TestCreateStatusExplain(t *testing.T) {
 			index, query string
 			args         []any
 		}{
+			// An address's UTxOs: its outputs no tx_in spends.
+			{"tx_out_address", "SELECT o.tx_hash, o.`index`, o.value FROM tx_out o LEFT JOIN tx_in i ON i.tx_out_hash = o.tx_hash AND i.tx_out_index = o.`index` WHERE o.address = ? AND i.tx_in_hash IS NULL", []any{addr}},
+			// An asset's holders.
+			{"ma_tx_out_policy_name", "SELECT o.address, SUM(m.quantity) FROM ma_tx_out m JOIN tx_out o ON o.tx_hash = m.tx_hash AND o.`index` = m.`index` LEFT JOIN tx_in i ON i.tx_out_hash = m.tx_hash AND i.tx_out_index = m.`index` WHERE m.policy = ? AND m.name = ? AND i.tx_in_hash IS NULL GROUP BY o.address", []any{bytes.Repeat([]byte{1}, 28), []byte("x")}},
 			{"tx_out_stake_address", "SELECT SUM(value) FROM tx_out WHERE stake_address = ?", []any{stake}},
 			{"tx_out_payment_cred", "SELECT COUNT(*) FROM tx_out WHERE payment_cred = ?", []any{bytes.Repeat([]byte{1}, 28)}},
 			{"ma_tx_out_policy_name", "SELECT tx_hash, `index`, quantity FROM ma_tx_out WHERE policy = ? AND name = ?", []any{bytes.Repeat([]byte{1}, 28), []byte("x")}},
