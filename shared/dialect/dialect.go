@@ -396,7 +396,7 @@ func operandEnd(masked string, from int) int {
 		for i < len(masked) && masked[i] != '\'' {
 			i++
 		}
-		return i + 1
+		return min(i+1, len(masked))
 	case '(':
 		return closing(masked, i) + 1
 	}
