@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -232,6 +233,14 @@ func TestCreateWaitsForRunningBuild(t *testing.T) {
 		}
 		if got := states(t, b); got[indexes.Present] != 2 {
 			t.Errorf("after create: %v", got)
+		}
+
+		// A build the server refuses names the index and its table.
+		bad := schema.Index{Table: "tx_out", Name: "tx_out_nope", Columns: []string{"nope"}}
+		_, err = indexes.New(db, indexes.Options{Indexes: []schema.Index{bad}}).Create(ctx)
+		var ie *indexes.IndexError
+		if !errors.As(err, &ie) || ie.Index.Name != bad.Name || !strings.Contains(err.Error(), "index tx_out_nope on tx_out") {
+			t.Errorf("a build on a column that does not exist: %v", err)
 		}
 	})
 }
