@@ -58,6 +58,7 @@ import (
 	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
 	"github.com/nectar-indexer/nectar/shared/lambdafn"
 	"github.com/nectar-indexer/nectar/shared/logbuf"
+	"github.com/nectar-indexer/nectar/shared/schema"
 	"github.com/nectar-indexer/nectar/shared/testenv"
 )
 
@@ -375,8 +376,10 @@ func (e *env) emptyDB(tb testing.TB) (*sql.DB, string) {
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
+		for _, n := range []string{schema.DBSyncDatabase(name), name} {
+			if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+n+"`"); err != nil {
+				tb.Errorf("drop database %s: %v", n, err)
+			}
 		}
 	})
 	return e.connect(tb, name), name

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nectar-indexer/nectar/shared/dbtest"
+	"github.com/nectar-indexer/nectar/shared/schema"
 )
 
 // Issue 4, test 5: `make run` finishes and its summary matches a direct query.
@@ -40,6 +41,7 @@ func TestMakeRunSummary(t *testing.T) {
 	db, _ := servers[0].Open(t) // any database: the queries name their schema
 	t.Cleanup(func() {
 		for _, n := range []string{"preview", "mainnet"} {
+			_, _ = db.Exec("DROP DATABASE IF EXISTS `" + schema.DBSyncDatabase(prefix+"_"+n) + "`")
 			_, _ = db.Exec("DROP DATABASE IF EXISTS `" + prefix + "_" + n + "`")
 		}
 	})

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -197,7 +198,15 @@ func mapBlock(net Network, blockType uint, era Era, raw []byte, blk ledger.Block
 	if era >= EraShelley {
 		size = hdr.BlockBodySize()
 		vkey := hdr.IssuerVkey()
-		slotLeader = vkey.Hash().Bytes()
+		issuer := vkey.Hash()
+		slotLeader = issuer.Bytes()
+		// db-sync (queryPoolKeyOrInsert in Universal/Insert/Block.hs) gives
+		// every block issuer a pool_hash row and a slot_leader "Pool-<first
+		// 8 bytes in hex>", genesis delegates of the early Shelley era too.
+		b.rows.Add(PoolHash, issuer.Bytes(), issuer.Bech32("pool"), d.Slot)
+		b.rows.Add(SlotLeader, issuer.Bytes(), issuer.Bytes(), "Pool-"+hex.EncodeToString(issuer[:8]), d.Slot)
+	} else if ebb {
+		b.rows.Add(SlotLeader, EBBSlotLeader, nil, "Epoch boundary slot leader", d.Slot)
 	}
 	b.rows.Add(Block, d.Hash, d.Slot, blockNo, epoch, epochSlot, blockTime, era.String(), uint64(blockType),
 		nullBytes(d.PrevHash), size, uint64(len(txs)), slotLeader, protoMajor, protoMinor)
@@ -209,6 +218,9 @@ func mapBlock(net Network, blockType uint, era Era, raw []byte, blk ledger.Block
 		}
 	}
 	d.Rows.Dedup()
+	if err := d.assignIDs(); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 

@@ -47,6 +47,7 @@ const (
 	VotingProcedure
 	GovActionProposal
 	VotingAnchor
+	SlotLeader
 	NumTables
 )
 
@@ -62,6 +63,10 @@ type Table struct {
 	Columns []string
 	Key     []string
 	Shared  bool
+	// Computed are the trailing columns of Columns that assignIDs fills in
+	// once the block's rows are complete (chain-position and key-derived
+	// ids, see ids.go); the decoder's Add gives every other column.
+	Computed []string
 }
 
 var txOutColumns = []string{"tx_hash", "index", "slot_no", "address", "address_raw", "address_has_script",
@@ -117,7 +122,8 @@ var Tables = [NumTables]Table{
 		Columns: []string{"tx_hash", "stake_address", "slot_no", "amount"}},
 	Datum: {Name: "datum", Shared: true, Key: []string{"hash"}, Columns: []string{"hash", "slot_no", "bytes"}},
 	Redeemer: {Name: "redeemer", Key: []string{"tx_hash", "purpose", "index"},
-		Columns: []string{"tx_hash", "purpose", "index", "slot_no", "unit_mem", "unit_steps", "data_hash", "data"}},
+		Columns: []string{"tx_hash", "purpose", "index", "slot_no", "unit_mem", "unit_steps", "data_hash", "data",
+			"script_hash", "tx_out_hash", "tx_out_index"}},
 	Script: {Name: "script", Shared: true, Key: []string{"hash"},
 		Columns: []string{"hash", "type", "slot_no", "json", "serialised_size", "bytes", "timelock_cbor"}},
 	ExtraKeyWitness: {Name: "extra_key_witness", Key: []string{"tx_hash", "hash"}, Columns: []string{"tx_hash", "hash", "slot_no"}},
@@ -139,6 +145,15 @@ var Tables = [NumTables]Table{
 		Columns: []string{"tx_hash", "index", "slot_no", "deposit", "return_address", "type", "description",
 			"prev_gov_action_tx_hash", "prev_gov_action_index", "voting_anchor_url", "voting_anchor_hash"}},
 	VotingAnchor: {Name: "voting_anchor", Shared: true, Key: []string{"url", "data_hash"}, Columns: []string{"url", "data_hash", "slot_no"}},
+	SlotLeader:   {Name: "slot_leader", Shared: true, Key: []string{"hash"}, Columns: []string{"hash", "pool_hash", "description", "slot_no"}},
+}
+
+func init() {
+	for t := range Tables {
+		tab := &Tables[t]
+		tab.Computed = computedColumns(TableID(t))
+		tab.Columns = append(tab.Columns[:len(tab.Columns):len(tab.Columns)], tab.Computed...)
+	}
 }
 
 // Rows holds decoded rows grouped by table. Each row's values follow the

@@ -1,8 +1,11 @@
 package chain
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/blinklabs-io/gouroboros/ledger/common"
 )
@@ -116,8 +119,9 @@ func (c *txCtx) redeemers(rs common.TransactionWitnessRedeemers) error {
 			return fmt.Errorf("redeemer %s/%d data: %w", purpose, key.Index, err)
 		}
 		hash := common.Blake2b256Hash(data)
+		script, outHash, outIndex := c.redeemerTarget(key.Tag, uint64(key.Index))
 		c.rows.Add(Redeemer, c.hash, purpose, uint64(key.Index), c.slot,
-			uint64(val.ExUnits.Memory), uint64(val.ExUnits.Steps), hash.Bytes(), data)
+			uint64(val.ExUnits.Memory), uint64(val.ExUnits.Steps), hash.Bytes(), data, script, outHash, outIndex)
 	}
 	return nil
 }
@@ -233,4 +237,143 @@ func scriptType(s common.Script) (typ string, ok bool) {
 		return scriptTypePlutusV4, x != nil
 	}
 	return "", false
+}
+
+// redeemerTarget finds what a redeemer's pointer names, as the ledger
+// resolves it (its index counts into the sorted set the purpose names):
+// spend, the index-th input in (tx hash, index) order, returned as the
+// spent output (its script is its address's payment credential, which only
+// the output knows: the db-sync views resolve it through tx_out); mint, the
+// index-th policy in byte order; reward, the index-th withdrawal in the
+// ledger's order of reward accounts (script credentials first, each kind by
+// hash); cert, the index-th certificate's credential; voting, the index-th
+// voter in the ledger's order (committee, DRep, pool; scripts before keys;
+// by hash); proposing, the index-th proposal's policy (guardrails) script.
+// The script hash is nil when the pointer names nothing that is a script.
+func (c *txCtx) redeemerTarget(tag common.RedeemerTag, idx uint64) (script, outHash, outIndex any) {
+	switch tag {
+	case common.RedeemerTagSpend:
+		ins := slices.Clone(c.body.Inputs())
+		slices.SortFunc(ins, func(a, b common.TransactionInput) int {
+			ah, bh := a.Id(), b.Id()
+			return cmp.Or(bytes.Compare(ah[:], bh[:]), cmp.Compare(a.Index(), b.Index()))
+		})
+		if idx < uint64(len(ins)) {
+			h := ins[idx].Id()
+			return nil, h.Bytes(), uint64(ins[idx].Index())
+		}
+	case common.RedeemerTagMint:
+		if m := c.body.AssetMint(); m != nil {
+			ps := m.Policies()
+			slices.SortFunc(ps, func(a, b common.Blake2b224) int { return bytes.Compare(a[:], b[:]) })
+			if idx < uint64(len(ps)) {
+				return ps[idx].Bytes(), nil, nil
+			}
+		}
+	case common.RedeemerTagReward:
+		ws := c.sortedWithdrawals()
+		if idx < uint64(len(ws)) && ws[idx].CredType == common.CredentialTypeScriptHash {
+			return ws[idx].Credential.Bytes(), nil, nil
+		}
+	case common.RedeemerTagCert:
+		certs := c.body.Certificates()
+		if idx < uint64(len(certs)) {
+			if cred, ok := certCredential(certs[idx]); ok && cred.CredType == common.CredentialTypeScriptHash {
+				return cred.Credential.Bytes(), nil, nil
+			}
+		}
+	case common.RedeemerTagVoting:
+		type voter struct {
+			rank int
+			hash []byte
+		}
+		var vs []voter
+		// The ledger's Voter order: committee, DRep, pool; a script
+		// credential before a key one.
+		rank := map[uint8]int{common.VoterTypeConstitutionalCommitteeHotScriptHash: 0, common.VoterTypeConstitutionalCommitteeHotKeyHash: 1,
+			common.VoterTypeDRepScriptHash: 2, common.VoterTypeDRepKeyHash: 3, common.VoterTypeStakingPoolKeyHash: 4}
+		for v := range c.body.VotingProcedures() {
+			if v != nil {
+				vs = append(vs, voter{rank[v.Type], slices.Clone(v.Hash[:])})
+			}
+		}
+		slices.SortFunc(vs, func(a, b voter) int { return cmp.Or(cmp.Compare(a.rank, b.rank), bytes.Compare(a.hash, b.hash)) })
+		if idx < uint64(len(vs)) && (vs[idx].rank == 0 || vs[idx].rank == 2) {
+			return vs[idx].hash, nil, nil
+		}
+	case common.RedeemerTagProposing:
+		ps := c.body.ProposalProcedures()
+		if idx < uint64(len(ps)) {
+			if a, ok := ps[idx].GovAction().(interface{ GetPolicyHash() []byte }); ok && len(a.GetPolicyHash()) > 0 {
+				return slices.Clone(a.GetPolicyHash()), nil, nil
+			}
+		}
+	}
+	return nil, nil, nil
+}
+
+// sortedWithdrawals returns the withdrawals' credentials in the ledger's
+// order of reward accounts: script credentials first, then key credentials,
+// each by hash.
+func (c *txCtx) sortedWithdrawals() []common.Credential {
+	var out []common.Credential
+	for addr := range c.body.Withdrawals() {
+		if addr == nil {
+			continue
+		}
+		if cred, err := addr.RewardAccountCredential(); err == nil {
+			out = append(out, cred)
+		}
+	}
+	slices.SortFunc(out, func(a, b common.Credential) int {
+		as, bs := a.CredType == common.CredentialTypeScriptHash, b.CredType == common.CredentialTypeScriptHash
+		if as != bs {
+			if as {
+				return -1
+			}
+			return 1
+		}
+		ah, bh := a.Credential.Bytes(), b.Credential.Bytes()
+		return bytes.Compare(ah, bh)
+	})
+	return out
+}
+
+// certCredential is the credential that must witness a certificate.
+func certCredential(cert common.Certificate) (common.Credential, bool) {
+	switch x := cert.(type) {
+	case *common.StakeRegistrationCertificate:
+		return x.StakeCredential, true
+	case *common.StakeDeregistrationCertificate:
+		return x.StakeCredential, true
+	case *common.StakeDelegationCertificate:
+		if x.StakeCredential != nil {
+			return *x.StakeCredential, true
+		}
+	case *common.RegistrationCertificate:
+		return x.StakeCredential, true
+	case *common.DeregistrationCertificate:
+		return x.StakeCredential, true
+	case *common.VoteDelegationCertificate:
+		return x.StakeCredential, true
+	case *common.StakeVoteDelegationCertificate:
+		return x.StakeCredential, true
+	case *common.StakeRegistrationDelegationCertificate:
+		return x.StakeCredential, true
+	case *common.VoteRegistrationDelegationCertificate:
+		return x.StakeCredential, true
+	case *common.StakeVoteRegistrationDelegationCertificate:
+		return x.StakeCredential, true
+	case *common.AuthCommitteeHotCertificate:
+		return x.ColdCredential, true
+	case *common.ResignCommitteeColdCertificate:
+		return x.ColdCredential, true
+	case *common.RegistrationDrepCertificate:
+		return x.DrepCredential, true
+	case *common.DeregistrationDrepCertificate:
+		return x.DrepCredential, true
+	case *common.UpdateDrepCertificate:
+		return x.DrepCredential, true
+	}
+	return common.Credential{}, false
 }

@@ -75,26 +75,27 @@ func newExpected() *expected {
 		e.order = append(e.order, name)
 	}
 	def("block", []string{"hash"}, []string{"slot_no", "block_no", "epoch_no", "epoch_slot_no", "era", "block_type", "prev_hash",
-		"size", "tx_count", "slot_leader", "proto_major", "proto_minor"}, false)
+		"size", "tx_count", "slot_leader", "proto_major", "proto_minor", "id"}, false)
+	def("slot_leader", []string{"hash"}, []string{"pool_hash", "description"}, false)
 	def("tx", []string{"hash"}, []string{"block_hash", "slot_no", "block_index", "out_sum", "fee", "size", "invalid_before",
-		"invalid_hereafter", "valid_contract", "total_collateral", "treasury_donation"}, false)
+		"invalid_hereafter", "valid_contract", "total_collateral", "treasury_donation", "id", "block_id"}, false)
 	outCols := []string{"slot_no", "address", "address_raw", "address_has_script", "payment_cred", "stake_address", "value",
-		"data_hash", "inline_datum_hash", "reference_script_hash"}
+		"data_hash", "inline_datum_hash", "reference_script_hash", "id", "tx_id"}
 	def("tx_fee", []string{"tx_hash"}, []string{"fee"}, false)
 	def("tx_out", []string{"tx_hash", "index"}, outCols, false)
 	def("collateral_tx_out", []string{"tx_hash", "index"}, outCols, false)
 	inKey := []string{"tx_in_hash", "tx_out_hash", "tx_out_index"}
-	def("tx_in", inKey, []string{"slot_no"}, false)
-	def("collateral_tx_in", inKey, []string{"slot_no"}, false)
-	def("reference_tx_in", inKey, []string{"slot_no"}, false)
-	def("ma_tx_out", []string{"tx_hash", "index", "policy", "name"}, []string{"slot_no", "quantity"}, false)
-	def("ma_tx_mint", []string{"tx_hash", "policy", "name"}, []string{"slot_no", "quantity"}, false)
+	def("tx_in", inKey, []string{"slot_no", "id", "tx_in_id"}, false)
+	def("collateral_tx_in", inKey, []string{"slot_no", "tx_in_id"}, false)
+	def("reference_tx_in", inKey, []string{"slot_no", "tx_in_id"}, false)
+	def("ma_tx_out", []string{"tx_hash", "index", "policy", "name"}, []string{"slot_no", "quantity", "tx_id", "tx_out_id"}, false)
+	def("ma_tx_mint", []string{"tx_hash", "policy", "name"}, []string{"slot_no", "quantity", "tx_id"}, false)
 	def("multi_asset", []string{"policy", "name"}, []string{"fingerprint"}, false)
 	def("tx_metadata", []string{"tx_hash", "key"}, []string{"slot_no", "bytes"}, false)
 	def("stake_address", []string{"view"}, []string{"hash_raw", "script_hash"}, true)
 	def("stake_registration", []string{"tx_hash", "cert_index"}, []string{"slot_no", "stake_address"}, false)
 	def("stake_deregistration", []string{"tx_hash", "cert_index"}, []string{"slot_no", "stake_address"}, false)
-	def("delegation", []string{"tx_hash", "cert_index"}, []string{"slot_no", "stake_address", "pool_hash"}, false)
+	def("delegation", []string{"tx_hash", "cert_index"}, []string{"slot_no", "stake_address", "pool_hash", "tx_id"}, false)
 	def("pool_hash", []string{"hash_raw"}, []string{"view"}, true)
 	def("pool_update", []string{"tx_hash", "cert_index"}, []string{"slot_no", "pool_hash", "vrf_key_hash", "pledge", "cost",
 		"margin_numerator", "margin_denominator"}, false)
@@ -106,7 +107,8 @@ func newExpected() *expected {
 	def("treasury", []string{"tx_hash", "cert_index", "stake_address"}, []string{"slot_no", "amount"}, false)
 	def("pot_transfer", []string{"tx_hash", "cert_index"}, []string{"slot_no", "reserves", "treasury"}, false)
 	def("withdrawal", []string{"tx_hash", "stake_address"}, []string{"slot_no", "amount"}, false)
-	def("redeemer", []string{"tx_hash", "purpose", "index"}, []string{"slot_no", "unit_mem", "unit_steps", "data_hash"}, false)
+	def("redeemer", []string{"tx_hash", "purpose", "index"}, []string{"slot_no", "unit_mem", "unit_steps", "data_hash",
+		"tx_id", "script_hash", "tx_out_hash", "tx_out_index"}, false)
 	def("script", []string{"hash"}, []string{"type"}, false)
 	def("datum", []string{"hash"}, []string{"bytes"}, false)
 	def("extra_key_witness", []string{"tx_hash", "hash"}, []string{"slot_no"}, false)
@@ -146,7 +148,7 @@ func (e *expected) add(tab, where string, kv ...string) error {
 	}
 	k := strings.Join(key, "|")
 	if old, ok := t.rows[k]; ok {
-		if tab == "stake_address" || tab == "pool_hash" || tab == "multi_asset" || tab == "script" || tab == "datum" {
+		if tab == "stake_address" || tab == "pool_hash" || tab == "multi_asset" || tab == "script" || tab == "datum" || tab == "slot_leader" {
 			return nil // shared rows: the first one seen stands
 		}
 		for _, c := range t.cols {
@@ -226,14 +228,37 @@ func (e *expected) expect(netName string, b *Block) error {
 	if b.Era != Byron {
 		size = decU(b.BodySize) // db-sync's block.size from Shelley on: the header's body size
 	}
+	// Every Shelley-and-later issuer is a pool_hash row and a slot leader
+	// "Pool-<first 8 bytes>" (db-sync's); EBBs share one leader of 28 zero bytes.
+	switch {
+	case b.Era != Byron && b.IssuerVkey != nil:
+		issuer := Blake2b224(b.IssuerVkey)
+		if _, err := e.pool(where, issuer); err != nil {
+			return err
+		}
+		if err := e.add("slot_leader", where, "hash", hx(issuer), "pool_hash", hx(issuer), "description", "Pool-"+hx(issuer[:8])); err != nil {
+			return err
+		}
+	case b.EBB:
+		if err := e.add("slot_leader", where, "hash", hx(make([]byte, 28)), "pool_hash", null, "description", "Epoch boundary slot leader"); err != nil {
+			return err
+		}
+	}
+	// Chain-position ids: block slot*2 + (not an EBB); per-transaction rows
+	// slot<<20 + their position among the table's rows in the block.
+	blockID := 2*b.Slot + 1
+	if b.EBB {
+		blockID = 2 * b.Slot
+	}
+	pos := &positions{slot: b.Slot, next: map[string]int{}}
 	if err := e.add("block", where, "hash", hx(b.Hash), "slot_no", decU(b.Slot), "block_no", blockNo,
 		"epoch_no", orAny(epoch), "epoch_slot_no", orAny(epochSlot), "era", eraTitle(b.Era), "block_type", dec(b.BlockType),
 		"prev_hash", hx(b.PrevHash), "size", size, "tx_count", dec(len(b.Txs)), "slot_leader", leader,
-		"proto_major", protoMajor, "proto_minor", protoMinor); err != nil {
+		"proto_major", protoMajor, "proto_minor", protoMinor, "id", decU(blockID)); err != nil {
 		return err
 	}
 	for i := range b.Txs {
-		if err := e.expectTx(net, where, b, &b.Txs[i]); err != nil {
+		if err := e.expectTx(net, where, b, &b.Txs[i], pos); err != nil {
 			return err
 		}
 	}
@@ -254,9 +279,23 @@ func orAny(s string) string {
 	return s
 }
 
-func (e *expected) expectTx(net network, blockWhere string, b *Block, tx *Tx) error {
+// positions hands out the chain-position ids of one block's rows, table by table.
+type positions struct {
+	slot uint64
+	next map[string]int
+}
+
+func (p *positions) id(table string) string {
+	n := p.next[table]
+	p.next[table] = n + 1
+	return decU(p.slot<<20 | uint64(n))
+}
+
+func (e *expected) expectTx(net network, blockWhere string, b *Block, tx *Tx, pos *positions) error {
 	where := fmt.Sprintf("%s tx %x", blockWhere, tx.Hash)
 	h, slot := hx(tx.Hash), decU(b.Slot)
+	txID := decU(b.Slot<<20 | uint64(tx.Index))
+	blockID := 2*b.Slot + 1
 	outs := tx.Outputs
 	ins := tx.Inputs
 	if !tx.Valid {
@@ -283,16 +322,17 @@ func (e *expected) expectTx(net network, blockWhere string, b *Block, tx *Tx) er
 	if err := e.add("tx", where, "hash", h, "block_hash", hx(b.Hash), "slot_no", slot, "block_index", dec(tx.Index),
 		"out_sum", decU(outSum), "fee", fee, "size", dec(tx.Size), "invalid_before", optU(tx.ValidityStart),
 		"invalid_hereafter", optU(tx.TTL), "valid_contract", flag(tx.Valid), "total_collateral", optU(tx.TotalCollateral),
-		"treasury_donation", donation); err != nil {
+		"treasury_donation", donation, "id", txID, "block_id", decU(blockID)); err != nil {
 		return err
 	}
 	for _, in := range ins {
-		if err := e.add("tx_in", where, "tx_in_hash", h, "tx_out_hash", hx(in.TxHash), "tx_out_index", decU(in.Index), "slot_no", slot); err != nil {
+		if err := e.add("tx_in", where, "tx_in_hash", h, "tx_out_hash", hx(in.TxHash), "tx_out_index", decU(in.Index), "slot_no", slot,
+			"id", pos.id("tx_in"), "tx_in_id", txID); err != nil {
 			return err
 		}
 	}
 	for _, o := range outs {
-		if err := e.expectOutput("tx_out", where, h, slot, &o, net); err != nil {
+		if err := e.expectOutput("tx_out", where, h, slot, &o, net, txID, pos); err != nil {
 			return err
 		}
 	}
@@ -300,24 +340,24 @@ func (e *expected) expectTx(net network, blockWhere string, b *Block, tx *Tx) er
 		return nil // nothing else of an invalid transaction took effect (db-sync: not its collateral or reference rows either)
 	}
 	if tx.CollateralReturn != nil {
-		if err := e.expectOutput("collateral_tx_out", where, h, slot, tx.CollateralReturn, net); err != nil {
+		if err := e.expectOutput("collateral_tx_out", where, h, slot, tx.CollateralReturn, net, txID, pos); err != nil {
 			return err
 		}
 	}
 	for _, in := range tx.Collateral {
-		if err := e.add("collateral_tx_in", where, "tx_in_hash", h, "tx_out_hash", hx(in.TxHash), "tx_out_index", decU(in.Index), "slot_no", slot); err != nil {
+		if err := e.add("collateral_tx_in", where, "tx_in_hash", h, "tx_out_hash", hx(in.TxHash), "tx_out_index", decU(in.Index), "slot_no", slot, "tx_in_id", txID); err != nil {
 			return err
 		}
 	}
 	for _, in := range tx.ReferenceInputs {
-		if err := e.add("reference_tx_in", where, "tx_in_hash", h, "tx_out_hash", hx(in.TxHash), "tx_out_index", decU(in.Index), "slot_no", slot); err != nil {
+		if err := e.add("reference_tx_in", where, "tx_in_hash", h, "tx_out_hash", hx(in.TxHash), "tx_out_index", decU(in.Index), "slot_no", slot, "tx_in_id", txID); err != nil {
 			return err
 		}
 	}
-	return e.expectEffects(net, where, h, slot, tx)
+	return e.expectEffects(net, where, h, slot, tx, txID)
 }
 
-func (e *expected) expectOutput(tab, where, h, slot string, o *Output, net network) error {
+func (e *expected) expectOutput(tab, where, h, slot string, o *Output, net network, txID string, pos *positions) error {
 	w := fmt.Sprintf("%s output #%d", where, o.Index)
 	datumHash := o.DatumHash
 	if datumHash == nil {
@@ -335,6 +375,7 @@ func (e *expected) expectOutput(tab, where, h, slot string, o *Output, net netwo
 			return err
 		}
 	}
+	outID := pos.id(tab)
 	payment, script, stake := addressParts(o.Address)
 	stakeView := null
 	if stake != nil {
@@ -346,7 +387,7 @@ func (e *expected) expectOutput(tab, where, h, slot string, o *Output, net netwo
 	if err := e.add(tab, w, "tx_hash", h, "index", dec(o.Index), "slot_no", slot, "address", addressText(o.Address),
 		"address_raw", hx(o.Address), "address_has_script", flag(script), "payment_cred", hx(payment),
 		"stake_address", stakeView, "value", decU(o.Lovelace), "data_hash", hx(datumHash),
-		"inline_datum_hash", hx(o.InlineDatumHash), "reference_script_hash", refScript); err != nil {
+		"inline_datum_hash", hx(o.InlineDatumHash), "reference_script_hash", refScript, "id", outID, "tx_id", txID); err != nil {
 		return err
 	}
 	if tab != "tx_out" {
@@ -354,7 +395,7 @@ func (e *expected) expectOutput(tab, where, h, slot string, o *Output, net netwo
 	}
 	for _, a := range o.Positive() {
 		if err := e.add("ma_tx_out", w, "tx_hash", h, "index", dec(o.Index), "policy", hx(a.Policy), "name", hx(a.Name),
-			"slot_no", slot, "quantity", decU(a.Quantity)); err != nil {
+			"slot_no", slot, "quantity", decU(a.Quantity), "tx_id", txID, "tx_out_id", outID); err != nil {
 			return err
 		}
 		if err := e.expectAsset(w, a.Policy, a.Name); err != nil {
@@ -387,9 +428,10 @@ func (e *expected) pool(where string, hash []byte) (string, error) {
 }
 
 // expectEffects adds the rows of what a valid transaction did besides moving value.
-func (e *expected) expectEffects(net network, where, h, slot string, tx *Tx) error {
+func (e *expected) expectEffects(net network, where, h, slot string, tx *Tx, txID string) error {
 	for _, m := range tx.Mint {
-		if err := e.add("ma_tx_mint", where, "tx_hash", h, "policy", hx(m.Policy), "name", hx(m.Name), "slot_no", slot, "quantity", dec(m.Quantity)); err != nil {
+		if err := e.add("ma_tx_mint", where, "tx_hash", h, "policy", hx(m.Policy), "name", hx(m.Name), "slot_no", slot, "quantity", dec(m.Quantity),
+			"tx_id", txID); err != nil {
 			return err
 		}
 		if err := e.expectAsset(where, m.Policy, m.Name); err != nil {
@@ -412,8 +454,10 @@ func (e *expected) expectEffects(net network, where, h, slot string, tx *Tx) err
 		}
 	}
 	for _, r := range tx.Redeemers {
+		script, outHash, outIndex := redeemerTarget(tx, r)
 		if err := e.add("redeemer", where, "tx_hash", h, "purpose", r.Purpose, "index", decU(r.Index), "slot_no", slot,
-			"unit_mem", decU(r.Mem), "unit_steps", decU(r.Steps), "data_hash", hx(r.DataHash)); err != nil {
+			"unit_mem", decU(r.Mem), "unit_steps", decU(r.Steps), "data_hash", hx(r.DataHash), "tx_id", txID,
+			"script_hash", script, "tx_out_hash", outHash, "tx_out_index", outIndex); err != nil {
 			return err
 		}
 	}
@@ -433,7 +477,7 @@ func (e *expected) expectEffects(net network, where, h, slot string, tx *Tx) err
 		}
 	}
 	for i := range tx.Certs {
-		if err := e.expectCert(net, where, h, slot, &tx.Certs[i]); err != nil {
+		if err := e.expectCert(net, where, h, slot, &tx.Certs[i], txID); err != nil {
 			return err
 		}
 	}
@@ -467,7 +511,7 @@ func govActionName(kind string) string {
 		"new_constitution": "NewConstitution", "info": "InfoAction"}[kind]
 }
 
-func (e *expected) expectCert(net network, where, h, slot string, c *Cert) error {
+func (e *expected) expectCert(net network, where, h, slot string, c *Cert, txID string) error {
 	where = fmt.Sprintf("%s cert #%d (%s)", where, c.Index, c.Kind)
 	idx := dec(c.Index)
 	stake := func() (string, error) { return e.stake(where, c.Credential, net) }
@@ -487,7 +531,7 @@ func (e *expected) expectCert(net network, where, h, slot string, c *Cert) error
 		if err != nil {
 			return err
 		}
-		return e.add("delegation", where, "tx_hash", h, "cert_index", idx, "slot_no", slot, "stake_address", v, "pool_hash", p)
+		return e.add("delegation", where, "tx_hash", h, "cert_index", idx, "slot_no", slot, "stake_address", v, "pool_hash", p, "tx_id", txID)
 	}
 	vote := func() error {
 		v, err := stake()
@@ -736,4 +780,84 @@ func (e *expected) expectFees(blocks []*Block) error {
 		}
 	}
 	return nil
+}
+
+// redeemerTarget is what a redeemer's pointer names, read the ledger's way:
+// its index counts into a sorted set. spend: the index-th input in (hash,
+// index) order, as the output it spends (its script is the spent address's
+// credential: the views resolve it); mint: the index-th policy in byte
+// order; reward: the index-th withdrawal, reward accounts ordered script
+// credentials first, each by hash; cert: the certificate's credential;
+// voting: voters ordered committee, DRep, pool, scripts before keys, by
+// hash. proposing: the action's guardrails script, which the reference
+// does not read (any value).
+func redeemerTarget(tx *Tx, r Redeemer) (script, outHash, outIndex string) {
+	script, outHash, outIndex = null, null, null
+	switch r.Purpose {
+	case "spend":
+		if r.Index < uint64(len(tx.Inputs)) { // tx.Inputs is sorted
+			in := tx.Inputs[r.Index]
+			return null, hx(in.TxHash), decU(in.Index)
+		}
+	case "mint":
+		set := map[string]bool{}
+		for _, m := range tx.Mint {
+			set[string(m.Policy)] = true
+		}
+		var ps []string
+		for p := range set {
+			ps = append(ps, p)
+		}
+		sort.Strings(ps)
+		if r.Index < uint64(len(ps)) {
+			return hx([]byte(ps[r.Index])), null, null
+		}
+	case "reward":
+		var accts [][]byte
+		for _, w := range tx.Withdrawals {
+			accts = append(accts, w.RewardAccount)
+		}
+		sort.Slice(accts, func(i, j int) bool {
+			si, sj := accts[i][0]&0x10 != 0, accts[j][0]&0x10 != 0
+			if si != sj {
+				return si
+			}
+			return string(accts[i][1:]) < string(accts[j][1:])
+		})
+		if r.Index < uint64(len(accts)) && accts[r.Index][0]&0x10 != 0 {
+			return hx(accts[r.Index][1:]), null, null
+		}
+	case "cert":
+		if r.Index < uint64(len(tx.Certs)) {
+			if c := tx.Certs[r.Index].Credential; c != nil && c.Script {
+				return hx(c.Hash), null, null
+			}
+		}
+	case "voting":
+		rank := map[string]int{"cc_hot_script": 0, "cc_hot_key": 1, "drep_script": 2, "drep_key": 3, "spo": 4}
+		type voter struct {
+			rank int
+			hash string
+		}
+		set := map[voter]bool{}
+		for _, v := range tx.Votes {
+			set[voter{rank[v.VoterKind], string(v.VoterHash)}] = true
+		}
+		var vs []voter
+		for v := range set {
+			vs = append(vs, v)
+		}
+		sort.Slice(vs, func(i, j int) bool {
+			if vs[i].rank != vs[j].rank {
+				return vs[i].rank < vs[j].rank
+			}
+			return vs[i].hash < vs[j].hash
+		})
+		if r.Index < uint64(len(vs)) && (vs[r.Index].rank == 0 || vs[r.Index].rank == 2) {
+			return hx([]byte(vs[r.Index].hash)), null, null
+		}
+	case "proposing":
+		return anyValue, null, null
+	}
+	return script, outHash, outIndex
 }

@@ -61,3 +61,50 @@ var QueryIndexes = []Index{
 	// tx_in by the spent output (tx_out_hash, tx_out_index) is not here: the
 	// migrations create it (tx_in_tx_out), since the fee views need it.
 }
+
+// The chain-position and key-derived id columns (migration 0005) that
+// db-sync-style joins land on, from a transaction to what it owns and from a
+// row to the shared row it names: tx.id = tx_out.tx_id, ma_tx_out.tx_out_id =
+// tx_out.id, ma_tx_out.ident = multi_asset.id, delegation.addr_id =
+// stake_address.id, block.slot_leader_id = slot_leader.id, ... The ids of
+// block, tx and the shared tables are indexed by the migration itself.
+var idQueryIndexes = []Index{
+	{Table: "tx", Name: "tx_block_id", Columns: []string{"block_id"}},
+	{Table: "block", Name: "block_slot_leader_id", Columns: []string{"slot_leader_id"}},
+	{Table: "tx_out", Name: "tx_out_id", Columns: []string{"id"}},
+	{Table: "tx_out", Name: "tx_out_tx_id", Columns: []string{"tx_id"}},
+	{Table: "tx_out", Name: "tx_out_stake_address_id", Columns: []string{"stake_address_id"}},
+	{Table: "collateral_tx_out", Name: "collateral_tx_out_tx_id", Columns: []string{"tx_id"}},
+	{Table: "tx_in", Name: "tx_in_tx_in_id", Columns: []string{"tx_in_id"}},
+	{Table: "collateral_tx_in", Name: "collateral_tx_in_tx_in_id", Columns: []string{"tx_in_id"}},
+	{Table: "reference_tx_in", Name: "reference_tx_in_tx_in_id", Columns: []string{"tx_in_id"}},
+	{Table: "ma_tx_out", Name: "ma_tx_out_tx_out_id", Columns: []string{"tx_out_id"}},
+	{Table: "ma_tx_out", Name: "ma_tx_out_ident", Columns: []string{"ident"}},
+	{Table: "ma_tx_mint", Name: "ma_tx_mint_tx_id", Columns: []string{"tx_id"}},
+	{Table: "ma_tx_mint", Name: "ma_tx_mint_ident", Columns: []string{"ident"}},
+	{Table: "tx_metadata", Name: "tx_metadata_tx_id", Columns: []string{"tx_id"}},
+	{Table: "stake_registration", Name: "stake_registration_tx_id", Columns: []string{"tx_id"}},
+	{Table: "stake_registration", Name: "stake_registration_addr_id", Columns: []string{"addr_id"}},
+	{Table: "stake_deregistration", Name: "stake_deregistration_tx_id", Columns: []string{"tx_id"}},
+	{Table: "stake_deregistration", Name: "stake_deregistration_addr_id", Columns: []string{"addr_id"}},
+	{Table: "delegation", Name: "delegation_tx_id", Columns: []string{"tx_id"}},
+	{Table: "delegation", Name: "delegation_addr_id", Columns: []string{"addr_id"}},
+	{Table: "delegation", Name: "delegation_pool_hash_id", Columns: []string{"pool_hash_id"}},
+	{Table: "withdrawal", Name: "withdrawal_tx_id", Columns: []string{"tx_id"}},
+	{Table: "withdrawal", Name: "withdrawal_addr_id", Columns: []string{"addr_id"}},
+	{Table: "pool_update", Name: "pool_update_id", Columns: []string{"id"}},
+	{Table: "pool_update", Name: "pool_update_hash_id", Columns: []string{"hash_id"}},
+	{Table: "pool_owner", Name: "pool_owner_pool_update_id", Columns: []string{"pool_update_id"}},
+	{Table: "pool_relay", Name: "pool_relay_update_id", Columns: []string{"update_id"}},
+	{Table: "pool_retire", Name: "pool_retire_hash_id", Columns: []string{"hash_id"}},
+	{Table: "redeemer", Name: "redeemer_id", Columns: []string{"id"}},
+	{Table: "redeemer", Name: "redeemer_tx_id", Columns: []string{"tx_id"}},
+	{Table: "extra_key_witness", Name: "extra_key_witness_tx_id", Columns: []string{"tx_id"}},
+	{Table: "delegation_vote", Name: "delegation_vote_addr_id", Columns: []string{"addr_id"}},
+	{Table: "delegation_vote", Name: "delegation_vote_drep_hash_id", Columns: []string{"drep_hash_id"}},
+	{Table: "drep_registration", Name: "drep_registration_drep_hash_id", Columns: []string{"drep_hash_id"}},
+	{Table: "voting_procedure", Name: "voting_procedure_tx_id", Columns: []string{"tx_id"}},
+	{Table: "gov_action_proposal", Name: "gov_action_proposal_id", Columns: []string{"id"}},
+}
+
+func init() { QueryIndexes = append(QueryIndexes, idQueryIndexes...) }

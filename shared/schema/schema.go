@@ -16,7 +16,7 @@ import (
 	"strings"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql dbsync/views.sql
 var files embed.FS
 
 // Migration is one versioned SQL file.
@@ -113,12 +113,23 @@ func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) ([]int, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
 	}
+	var database string
+	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
+		return nil, fmt.Errorf("read database name: %w", err)
+	}
+	names := strings.NewReplacer("{{db}}", database, "{{dbsync}}", DBSyncDatabase(database))
 	var applied []int
 	for _, m := range migrations {
 		if done[m.Version] {
 			continue
 		}
 		for i, stmt := range m.Statements {
+			if strings.Contains(stmt, "{{") {
+				if database == "" || strings.ContainsAny(database, "`") {
+					return applied, fmt.Errorf("migration %s: the connection names no usable database (%q)", m.Name, database)
+				}
+				stmt = names.Replace(stmt)
+			}
 			if _, err := db.ExecContext(ctx, stmt); err != nil {
 				return applied, fmt.Errorf("migration %s statement %d: %w", m.Name, i+1, err)
 			}
@@ -129,5 +140,67 @@ func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) ([]int, error) {
 		log.Info("applied migration", "version", m.Version, "name", m.Name)
 		applied = append(applied, m.Version)
 	}
+	if err := ensureDBSyncViews(ctx, db, database, len(applied) > 0, log); err != nil {
+		return applied, err
+	}
 	return applied, nil
 }
+
+// ensureDBSyncViews creates (or replaces) the views of the db-sync-named
+// database (dbsync/views.sql) when a migration was just applied, or when
+// that database lacks any of them (it was dropped, or a run was
+// interrupted): Migrate keeps them. A release that changes a view ships a
+// migration too, so that every database replaces it. The views are DDL
+// (a schema change each on TiDB): a run with nothing to do reads
+// information_schema once and changes nothing.
+func ensureDBSyncViews(ctx context.Context, db *sql.DB, database string, force bool, log *slog.Logger) error {
+	raw, err := files.ReadFile("dbsync/views.sql")
+	if err != nil {
+		return fmt.Errorf("read db-sync views: %w", err)
+	}
+	if database == "" || strings.ContainsAny(database, "`") {
+		return fmt.Errorf("db-sync views: the connection names no usable database (%q)", database)
+	}
+	stmts := splitStatements(string(raw))
+	views := 0
+	for _, s := range stmts {
+		if strings.HasPrefix(s, "CREATE OR REPLACE VIEW") {
+			views++
+		}
+	}
+	dbsync := DBSyncDatabase(database)
+	if !force {
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.views WHERE table_schema = ?", dbsync).Scan(&n); err != nil {
+			return fmt.Errorf("count db-sync views: %w", err)
+		}
+		if n == views {
+			return nil
+		}
+	}
+	names := strings.NewReplacer("{{db}}", database, "{{dbsync}}", dbsync)
+	for i, s := range stmts {
+		if _, err := db.ExecContext(ctx, names.Replace(s)); err != nil {
+			return fmt.Errorf("db-sync views statement %d: %w", i+1, err)
+		}
+	}
+	log.Info("created db-sync views", "database", dbsync, "views", views)
+	return nil
+}
+
+// DBSyncViews lists the views of the db-sync-named database, in creation order.
+func DBSyncViews() []string {
+	raw, _ := files.ReadFile("dbsync/views.sql")
+	var out []string
+	for _, s := range splitStatements(string(raw)) {
+		if rest, ok := strings.CutPrefix(s, "CREATE OR REPLACE VIEW `{{dbsync}}`.`"); ok {
+			out = append(out, rest[:strings.IndexByte(rest, '`')])
+		}
+	}
+	return out
+}
+
+// DBSyncDatabase is the name of the database that holds the db-sync-named
+// views over database's tables (migration 0005): database + "_dbsync".
+// Migrations write {{db}} and {{dbsync}} where these names go.
+func DBSyncDatabase(database string) string { return database + "_dbsync" }
