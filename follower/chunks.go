@@ -65,7 +65,13 @@ func (s *ChunkSource) Follow(ctx context.Context, points []chain.Point, out chan
 	if err != nil {
 		return err
 	}
-	if end != nil && want[0].Slot >= end.Point.Slot && !samePoint(want[0], end.Point) {
+	switch {
+	case end != nil && samePoint(want[0], end.Point):
+		if err := send(Event{Point: end.Point}); err != nil {
+			return err
+		}
+		return ErrSourceDone
+	case end != nil && want[0].Slot >= end.Point.Slot:
 		log.Info("cursor is beyond the chunk files: nothing to read", "cursor", want[0].String(), "chunks_end", end.Point.String())
 		return ErrSourceDone
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nectar-indexer/nectar/follower"
 	"github.com/nectar-indexer/nectar/follower/followertest"
+	"github.com/nectar-indexer/nectar/follower/nodesim"
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/chaindb"
@@ -318,5 +319,43 @@ func TestRollbackWhileDownBeyondRecentPoints(t *testing.T) {
 	}
 	if err := followertest.SameChain(got, blocks); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The chunk source finds a cursor point by slot, also where two blocks share
+// one (the genesis EBB and the first Byron block, both at slot 0).
+func TestChunkSourceIntersectsAtSharedSlot(t *testing.T) {
+	dir := t.TempDir()
+	abs, err := filepath.Abs("../testdata/chains/mainnet-byron/00000.chunk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(abs, filepath.Join(dir, "00000.chunk")); err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := nodesim.LoadChunks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blocks[0].Point.Slot != 0 || blocks[1].Point.Slot != 0 {
+		t.Fatalf("first blocks at slots %d and %d", blocks[0].Point.Slot, blocks[1].Point.Slot)
+	}
+	for i := range 3 {
+		t.Run(fmt.Sprintf("after block %d", i), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			out := make(chan follower.Event, 16)
+			errc := make(chan error, 1)
+			go func() { errc <- (&follower.ChunkSource{Dir: dir}).Follow(ctx, []chain.Point{blocks[i].Point}, out) }()
+			first, next := <-out, <-out
+			if first.Forward || !bytes.Equal(first.Point.Hash, blocks[i].Point.Hash) {
+				t.Fatalf("first event %+v, want the rollback to %s", first.Point, blocks[i].Point)
+			}
+			if !next.Forward || !bytes.Equal(next.Header.Point.Hash, blocks[i+1].Point.Hash) {
+				t.Fatalf("then %s, want block %d %s", next.Header.Point, i+1, blocks[i+1].Point)
+			}
+			cancel()
+			<-errc
+		})
 	}
 }
