@@ -161,7 +161,7 @@ func checkDBSyncViews(t *testing.T, db *sql.DB, srv dbtest.Server) {
 			{"delegation_vote.drep_hash_id = drep_hash.id", "SELECT COUNT(*) FROM D.delegation_vote JOIN D.drep_hash ON drep_hash.id = delegation_vote.drep_hash_id", "SELECT COUNT(*) FROM N.delegation_vote"},
 			{"redeemer.redeemer_data_id = redeemer_data.id", "SELECT COUNT(*) FROM D.redeemer JOIN D.redeemer_data ON redeemer_data.id = redeemer.redeemer_data_id", "SELECT COUNT(*) FROM N.redeemer"},
 			{"epoch.tx_count", "SELECT SUM(tx_count) FROM D.epoch", "SELECT COUNT(*) FROM N.tx t JOIN N.block b ON b.hash = t.block_hash WHERE b.epoch_no IS NOT NULL"},
-			{"delegation.active_epoch_no", "SELECT COUNT(*) FROM D.delegation d WHERE d.active_epoch_no = (SELECT b.epoch_no + 2 FROM N.delegation n " +
+			{"delegation.active_epoch_no", "SELECT COUNT(*) FROM D.delegation d WHERE d.active_epoch_no <=> (SELECT b.epoch_no + 2 FROM N.delegation n " +
 				"JOIN N.tx t ON t.hash = n.tx_hash JOIN N.block b ON b.hash = t.block_hash WHERE n.id = d.id)", "SELECT COUNT(*) FROM N.delegation"},
 		} {
 			if v, n := q(c.view), q(c.nectar); v != n || n == 0 {
