@@ -62,6 +62,7 @@ func TestDatabaseMatchesReference(t *testing.T) {
 		t.Logf("%s: loaded the shipped blocks in %s", srv.Name, time.Since(start).Round(time.Millisecond))
 		compare(t, db, exp)
 		checkDBSyncViews(t, db, srv)
+		testQueries(t, srv, db)
 	})
 }
 
