@@ -11,11 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
 	"github.com/nectar-indexer/nectar/shared/chaindb"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
-	"github.com/nectar-indexer/nectar/shared/immutable"
 	"github.com/nectar-indexer/nectar/shared/indexes"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
@@ -25,34 +23,18 @@ import (
 
 const testdata = "../../testdata"
 
-// chunkBatches decodes chunk files into n-block batches, as ingest would.
-func chunkBatches(tb testing.TB, net chain.Network, chunks []string, n int) []*chaindb.Batch {
+// conway is the mainnet Conway chunk decoded into 50-block batches, as ingest would.
+func conway(tb testing.TB) []*chaindb.Batch {
 	tb.Helper()
-	var raw []batch.Block
-	for _, c := range chunks {
-		blocks, err := immutable.ReadFile(c)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, b := range blocks {
-			raw = append(raw, batch.Block{Type: b.Type, CBOR: b.CBOR})
-		}
-	}
 	var out []*chaindb.Batch
-	var prev []byte
-	for i := 0; i < len(raw); i += n {
-		b := ingest.DecodeBlocks(net, ingesttest.NewBlocks(net.Name, prev, nil, raw[i:min(i+n, len(raw))]))
+	for _, e := range ingesttest.ChunkEnvelopes(tb, chain.Mainnet.Name, filepath.Join(testdata, "chains", "mainnet", "06189.chunk"), 50) {
+		b := ingest.DecodeBlocks(chain.Mainnet, e)
 		if len(b.Quarantine) > 0 {
 			tb.Fatalf("block at slot %d did not decode: %v", b.Quarantine[0].Err.Slot, b.Quarantine[0].Err)
 		}
-		prev = b.Last.Hash
 		out = append(out, b)
 	}
 	return out
-}
-
-func conway(tb testing.TB) []*chaindb.Batch {
-	return chunkBatches(tb, chain.Mainnet, []string{filepath.Join(testdata, "chains", "mainnet", "06189.chunk")}, 50)
 }
 
 func load(tb testing.TB, db *sql.DB, batches []*chaindb.Batch) {
