@@ -75,9 +75,28 @@ func TestUndecodableBlocksAreQuarantined(t *testing.T) {
 		if err != nil || res.Quarantined != 1 {
 			t.Fatalf("invalid block: %+v %v", res, err)
 		}
+
+		// A block whose header does not read either (alone in its batch, as
+		// the follower sends it) keeps the point the node served it under,
+		// the envelope's, so that a rollback above its parent deletes it;
+		// it used to get a hash of its bytes at slot 0.
+		garbage := batch.Block{Type: 7, CBOR: []byte{0x82, 0x63, 'n', 'o', 't', 0x80}}
+		e3 := ingesttest.NewBlocks("preview", env.Last.Hash, nil, []batch.Block{garbage})
+		served := chain.Point{Slot: env.Last.Slot + 7, Hash: bytes.Repeat([]byte{0xab}, 32)}
+		e3.First, e3.Last = served, served
+		if res, err := a.Apply(context.Background(), e3); err != nil || res.Quarantined != 1 {
+			t.Fatalf("unreadable block: %+v %v", res, err)
+		}
 		var n int
-		if err := db.QueryRow("SELECT COUNT(*) FROM quarantine").Scan(&n); err != nil || n != 2 {
-			t.Errorf("%d quarantined blocks (%v), want 2", n, err)
+		if err := db.QueryRow("SELECT COUNT(*) FROM quarantine").Scan(&n); err != nil || n != 3 {
+			t.Errorf("%d quarantined blocks (%v), want 3", n, err)
+		}
+		var prev []byte
+		if err := db.QueryRow("SELECT slot_no, prev_hash FROM quarantine WHERE hash = ?", served.Hash).Scan(&slot, &prev); err != nil {
+			t.Fatalf("the unreadable block's quarantine row under its served point %s: %v", served, err)
+		}
+		if slot != served.Slot || !bytes.Equal(prev, env.Last.Hash) {
+			t.Errorf("quarantine row at slot %d after %x, want slot %d after %x", slot, prev, served.Slot, env.Last.Hash)
 		}
 	})
 }
