@@ -79,6 +79,11 @@ type Batcher struct {
 	// a rollback may since have deleted, and which the FIFO queue would drop
 	// as a duplicate within its deduplication window).
 	after []byte
+	// afterAt is when the batcher saw that rollback, or started: the At of
+	// its tip batches.
+	afterAt int64
+	// mark is the tip mark a previous run left (SetTipMark).
+	mark uint64
 	// uncertain is true until the first intersection with a source that
 	// knows its tip: what the previous run published beyond sent (the saved
 	// cursor) is unknown. intersection holds that rollback until the block
@@ -99,7 +104,8 @@ type Batcher struct {
 // first intersection near the tip publishes a rollback (see Add).
 func NewBatcher(net chain.Network, opts BatchOptions, head chain.Point) *Batcher {
 	b := &Batcher{net: net, opts: opts, sent: head, now: time.Now, uncertain: true}
-	b.after = startID(net, head, b.now())
+	b.afterAt = b.now().UnixNano()
+	b.after = startID(net, head, time.Unix(0, b.afterAt))
 	return b
 }
 
@@ -112,6 +118,11 @@ func startID(net chain.Network, head chain.Point, at time.Time) []byte {
 	fmt.Fprintf(h, "nectar start\x00%s\x00%d\x00%x\x00%d\x00%d", net.Name, head.Slot, head.Hash, at.UnixNano(), starts.Add(1))
 	return h.Sum(nil)
 }
+
+// SetTipMark gives the batcher the tip mark saved by earlier runs (see
+// TipMarker): the highest slot any of them may have published on the tip
+// route. Call it before the first Add.
+func (b *Batcher) SetTipMark(slot uint64) { b.mark = slot }
 
 // Head is the newest point the batcher has seen, published or pending.
 func (b *Batcher) Head() chain.Point {
@@ -223,14 +234,21 @@ func (b *Batcher) intersected(e Event) ([]Message, error) {
 }
 
 // resolve ends the uncertainty: within k of the tip it publishes the
-// rollback to the intersection; deeper it takes it as any rollback.
+// rollback to the intersection. Deeper it takes it as any rollback, unless
+// the tip mark lies above both the intersection and the head: a previous run
+// published tip-route blocks up to the mark (it raises the mark before it
+// publishes), which a fork since may have abandoned however deep the restart
+// is, so it publishes the rollback to the intersection from the mark.
 func (b *Batcher) resolve(deep bool) ([]Message, error) {
 	e := *b.intersection
 	b.intersection, b.uncertain = nil, false
-	if deep {
+	if deep && b.mark <= max(e.Point.Slot, b.sent.Slot) {
 		return b.rollback(e.Point)
 	}
 	from := b.recoveryFrom(e.Tip)
+	if deep {
+		from = chain.Point{Slot: b.mark}
+	}
 	env := &batch.Envelope{Kind: batch.KindRollback, Network: b.net.Name, Point: e.Point, From: from, At: b.now().UnixNano()}
 	m, err := b.message(RouteTip, env)
 	if err != nil {
@@ -239,7 +257,7 @@ func (b *Batcher) resolve(deep bool) ([]Message, error) {
 	m.Reintersect = true
 	// Blocks up to From must be applied after this rollback: on the FIFO route.
 	b.tipHigh = max(b.tipHigh, from.Slot, b.sent.Slot)
-	b.after = m.ID
+	b.after, b.afterAt = m.ID, env.At
 	b.sent = e.Point
 	return []Message{m}, nil
 }
@@ -324,7 +342,7 @@ func (b *Batcher) rollback(p chain.Point) ([]Message, error) {
 		return nil, err
 	}
 	b.tipHigh = max(b.tipHigh, b.sent.Slot)
-	b.after = m.ID
+	b.after, b.afterAt = m.ID, env.At
 	b.sent = p
 	return []Message{m}, nil
 }
@@ -343,7 +361,7 @@ func (b *Batcher) emit(r Route, events []Event) ([]Message, error) {
 	env := &batch.Envelope{Kind: batch.KindBlocks, Network: b.net.Name, PrevHash: b.sent.Hash,
 		First: events[0].Header.Point, Last: events[len(events)-1].Header.Point}
 	if r == RouteTip {
-		env.After = b.after
+		env.After, env.At = b.after, b.afterAt
 	}
 	env.Blocks = make([]batch.Block, len(events))
 	for i, e := range events {

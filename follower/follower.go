@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nectar-indexer/nectar/shared/backoff"
+	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
 )
 
@@ -16,6 +17,17 @@ import (
 type CursorStore interface {
 	LoadCursor(ctx context.Context, network string) ([]chain.Point, error)
 	SaveCursor(ctx context.Context, network string, points []chain.Point) error
+}
+
+// TipMarker is implemented by a CursorStore that also keeps the tip mark:
+// the highest slot the follower may have published on the tip route. The
+// follower raises it before publishing a tip-route message beyond it, so a
+// run that restarts deeper than k, or before its first cursor save, knows how
+// far a killed run's tip blocks (the ones a fork can abandon) may reach, and
+// rolls them back (see Batcher.SetTipMark). chaindb.Store implements it.
+type TipMarker interface {
+	LoadTipMark(ctx context.Context, network string) (uint64, error)
+	SaveTipMark(ctx context.Context, network string, slot uint64) error
 }
 
 // Defaults for Options.
@@ -61,6 +73,7 @@ type Follower struct {
 	progress  Progress
 	ready     bool
 	lastEvent time.Time
+	mark      uint64 // the saved tip mark
 }
 
 // New checks options and returns a Follower.
@@ -156,6 +169,16 @@ func (f *Follower) Run(ctx context.Context) error {
 	f.ring.thin()
 	f.mu.Unlock()
 	b := NewBatcher(f.opts.Network, f.opts.Batch, head)
+	if tm, ok := f.opts.Cursor.(TipMarker); ok {
+		mark, err := tm.LoadTipMark(ctx, net)
+		if err != nil {
+			return err
+		}
+		b.SetTipMark(mark)
+		f.mu.Lock()
+		f.mark = mark
+		f.mu.Unlock()
+	}
 	pubCtx, cancelPub := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelPub()
 	pub := newPublisher(f.opts.Sink, f.opts.MaxInFlight, 1, f.m, f.acked)
@@ -347,11 +370,44 @@ func (f *Follower) publish(ctx context.Context, pub *publisher, msgs []Message) 
 		for n < len(msgs) && msgs[n].Route == msgs[0].Route {
 			n++
 		}
+		if msgs[0].Route == RouteTip {
+			if err := f.raiseTipMark(ctx, msgs[:n]); err != nil {
+				return fatalError{err}
+			}
+		}
 		if err := pub.send(ctx, msgs[:n]); err != nil {
 			return fatalError{fmt.Errorf("publish: %w", err)}
 		}
 		msgs = msgs[n:]
 	}
+	return nil
+}
+
+// raiseTipMark saves the tip mark at the last slot of msgs before they are
+// published, when that is above the saved mark.
+func (f *Follower) raiseTipMark(ctx context.Context, msgs []Message) error {
+	tm, ok := f.opts.Cursor.(TipMarker)
+	if !ok {
+		return nil
+	}
+	var high uint64
+	for _, m := range msgs {
+		if m.Env.Kind == batch.KindBlocks {
+			high = max(high, m.Env.Last.Slot)
+		}
+	}
+	f.mu.Lock()
+	mark := f.mark
+	f.mu.Unlock()
+	if high <= mark {
+		return nil
+	}
+	if err := tm.SaveTipMark(ctx, f.opts.Network.Name, high); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.mark = max(f.mark, high)
+	f.mu.Unlock()
 	return nil
 }
 

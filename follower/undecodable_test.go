@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
-
 	"github.com/nectar-indexer/nectar/follower"
 	"github.com/nectar-indexer/nectar/follower/followertest"
 	"github.com/nectar-indexer/nectar/follower/nodesim"
@@ -15,59 +13,6 @@ import (
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 )
-
-// retypeHeaderField returns a copy of a Shelley-family block in which
-// element i of the header body is replaced by a CBOR item of another type
-// and the same length: the CBOR stays well-formed, gouroboros no longer
-// decodes the header. The node still serves it under its real point, which
-// its successor's previous hash names.
-func retypeHeaderField(tb testing.TB, b nodesim.Block, i int) nodesim.Block {
-	tb.Helper()
-	var parts []cbor.RawMessage
-	if err := cbor.Unmarshal(b.CBOR, &parts); err != nil {
-		tb.Fatal(err)
-	}
-	var hdr, body []cbor.RawMessage
-	if err := cbor.Unmarshal(parts[0], &hdr); err != nil {
-		tb.Fatal(err)
-	}
-	if err := cbor.Unmarshal(hdr[0], &body); err != nil {
-		tb.Fatal(err)
-	}
-	if i < 0 {
-		i += len(body)
-	}
-	// Offsets: the block's array head, then the header's, then the body's.
-	off := bytes.Index(b.CBOR, parts[0]) + bytes.Index([]byte(parts[0]), hdr[0])
-	bodyHead := len(hdr[0])
-	for _, e := range body {
-		bodyHead -= len(e)
-	}
-	off += bodyHead
-	for _, e := range body[:i] {
-		off += len(e)
-	}
-	elem := body[i]
-	var repl []byte
-	switch {
-	case elem[0] <= 0x1b: // an unsigned integer: a text string as long
-		repl = append([]byte{0x60 + byte(len(elem)-1)}, bytes.Repeat([]byte{'x'}, len(elem)-1)...)
-	case elem[0] == 0x82 && len(elem) == 3: // [major, minor]: an unsigned integer
-		repl = []byte{0x19, elem[1], elem[2]}
-	default:
-		tb.Fatalf("header body element %d is %x: no same-length retyping", i, elem)
-	}
-	out := bytes.Clone(b.CBOR)
-	if !bytes.Equal(out[off:off+len(elem)], elem) {
-		tb.Fatalf("header body element %d not found at %d", i, off)
-	}
-	copy(out[off:], repl)
-	if _, err := chain.ReadHeader(b.Type, out); err == nil {
-		tb.Fatalf("block %s still decodes after retyping header field %d", b.Point, i)
-	}
-	b.CBOR = out // Point and BlockNo stay the real ones
-	return b
-}
 
 // Issue 11: a block whose header does not decode (a corrupted header, or the
 // first block of an era gouroboros does not know) is forwarded under its real
@@ -84,11 +29,11 @@ func TestUndecodableHeaderFromNode(t *testing.T) {
 	}{
 		// The body's fields before the protocol version still read: slot and
 		// previous hash from the header, the hash from the next block.
-		{"protocol version retyped", 1000, 500, 0, func(b nodesim.Block) nodesim.Block { return retypeHeaderField(t, b, -1) }},
+		{"protocol version retyped", 1000, 500, 0, func(b nodesim.Block) nodesim.Block { return followertest.RetypeHeaderField(t, b, -1) }},
 		// Nothing of the header reads: the next block names it.
-		{"block number retyped", 1000, 500, 0, func(b nodesim.Block) nodesim.Block { return retypeHeaderField(t, b, 0) }},
+		{"block number retyped", 1000, 500, 0, func(b nodesim.Block) nodesim.Block { return followertest.RetypeHeaderField(t, b, 0) }},
 		// At the tip the chain-sync message's tip is the block.
-		{"unreadable at the tip", 1000, 500, 501, func(b nodesim.Block) nodesim.Block { return retypeHeaderField(t, b, 0) }},
+		{"unreadable at the tip", 1000, 500, 501, func(b nodesim.Block) nodesim.Block { return followertest.RetypeHeaderField(t, b, 0) }},
 		// A Babbage block under an era tag gouroboros does not know: its
 		// header is intact, its point exact.
 		{"unknown era", 13100, 13050, 0, func(b nodesim.Block) nodesim.Block { b.Type = 9; return b }},
@@ -157,7 +102,7 @@ func TestUndecodableHeaderQuarantined(t *testing.T) {
 	}
 	blocks := append([]nodesim.Block(nil), previewChain(t)[:600]...)
 	const bad = 300
-	blocks[bad] = retypeHeaderField(t, blocks[bad], 0)
+	blocks[bad] = followertest.RetypeHeaderField(t, blocks[bad], 0)
 	db, _ := servers[len(servers)-1].Open(t) // MariaDB when configured: the quickest to migrate
 	store := chaindb.New(db, chaindb.Options{})
 	srv, path := followertest.StartNode(t, blocks, 0)

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/nectar-indexer/nectar/follower"
 	"github.com/nectar-indexer/nectar/follower/nodesim"
 	"github.com/nectar-indexer/nectar/shared/batch"
@@ -273,4 +275,57 @@ func CleanLoad(tb testing.TB, db *sql.DB, blocks []nodesim.Block) map[string]str
 		tb.Fatal(err)
 	}
 	return sums
+}
+
+// RetypeHeaderField returns a copy of a Shelley-family block in which
+// element i of the header body is replaced by a CBOR item of another type
+// and the same length: the CBOR stays well-formed, gouroboros no longer
+// decodes the header. The node still serves it under its real point, which
+// its successor's previous hash names.
+func RetypeHeaderField(tb testing.TB, b nodesim.Block, i int) nodesim.Block {
+	tb.Helper()
+	var parts []cbor.RawMessage
+	if err := cbor.Unmarshal(b.CBOR, &parts); err != nil {
+		tb.Fatal(err)
+	}
+	var hdr, body []cbor.RawMessage
+	if err := cbor.Unmarshal(parts[0], &hdr); err != nil {
+		tb.Fatal(err)
+	}
+	if err := cbor.Unmarshal(hdr[0], &body); err != nil {
+		tb.Fatal(err)
+	}
+	if i < 0 {
+		i += len(body)
+	}
+	// Offsets: the block's array head, then the header's, then the body's.
+	off := bytes.Index(b.CBOR, parts[0]) + bytes.Index([]byte(parts[0]), hdr[0])
+	bodyHead := len(hdr[0])
+	for _, e := range body {
+		bodyHead -= len(e)
+	}
+	off += bodyHead
+	for _, e := range body[:i] {
+		off += len(e)
+	}
+	elem := body[i]
+	var repl []byte
+	switch {
+	case elem[0] <= 0x1b: // an unsigned integer: a text string as long
+		repl = append([]byte{0x60 + byte(len(elem)-1)}, bytes.Repeat([]byte{'x'}, len(elem)-1)...)
+	case elem[0] == 0x82 && len(elem) == 3: // [major, minor]: an unsigned integer
+		repl = []byte{0x19, elem[1], elem[2]}
+	default:
+		tb.Fatalf("header body element %d is %x: no same-length retyping", i, elem)
+	}
+	out := bytes.Clone(b.CBOR)
+	if !bytes.Equal(out[off:off+len(elem)], elem) {
+		tb.Fatalf("header body element %d not found at %d", i, off)
+	}
+	copy(out[off:], repl)
+	if _, err := chain.ReadHeader(b.Type, out); err == nil {
+		tb.Fatalf("block %s still decodes after retyping header field %d", b.Point, i)
+	}
+	b.CBOR = out // Point and BlockNo stay the real ones
+	return b
 }

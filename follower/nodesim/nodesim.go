@@ -459,6 +459,20 @@ func (s *Server) Rollback(depth int, fork []Block) error {
 	return nil
 }
 
+// SetPending replaces the prepared blocks Extend reveals next: the
+// continuation of a fork given to Rollback, for instance. A block whose
+// Point.Hash is nil has its header read.
+func (s *Server) SetPending(blocks []Block) error {
+	blocks = slices.Clone(blocks)
+	if err := fillPoints(blocks); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending = blocks
+	return nil
+}
+
 // Tip returns the point of the newest visible block, or the zero Point
 // (origin) when none is visible.
 func (s *Server) Tip() chain.Point {

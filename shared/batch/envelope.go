@@ -4,12 +4,13 @@
 // limits, so a malformed or hostile message is rejected with an error, never
 // a panic or an allocation bomb.
 //
-// Wire format (version 1), all integers big-endian:
+// Wire format (version 2), all integers big-endian:
 //
 //	"NCTR" | version u8 | kind u8 | payload length u32 | CRC-32C of payload u32 | zstd(payload)
 //
-// Blocks payload: network, first point, last point, prev hash, after, count u32,
-// then per block: type u8, length u32, CBOR. Rollback payload: network, point,
+// Blocks payload: network, first point, last point, prev hash, after, at
+// (unix ns) u64, count u32, then per block: type u8, length u32, CBOR.
+// Version 1 (still read) has no at in a blocks payload. Rollback payload: network, point,
 // from point, at (unix ns) u64. A point is slot u64 + hash; hashes and strings
 // are a length byte and bytes.
 package batch
@@ -28,8 +29,9 @@ import (
 	"github.com/nectar-indexer/nectar/shared/chain"
 )
 
-// Version is the envelope version this code writes and reads.
-const Version = 1
+// Version is the envelope version this code writes; it also reads
+// version 1, whose blocks envelopes have no At.
+const Version = 2
 
 // Defaults for Limits.
 const (
@@ -83,7 +85,12 @@ type Envelope struct {
 
 	Point chain.Point // rollback target
 	From  chain.Point // the head rolled back from
-	At    int64       // when the follower saw the rollback, unix nanoseconds
+	// At is, for a rollback, when the follower saw it; for a tip batch, when
+	// the follower saw the rollback the batch follows, or started, before its
+	// first rollback (unix nanoseconds; 0 for history and version 1). A
+	// rollback seen later than a batch's At abandoned whatever of the batch
+	// it rolled back.
+	At int64
 }
 
 // ID derives the envelope's id from its content. It is the FIFO
@@ -162,6 +169,7 @@ func Encode(e *Envelope) ([]byte, error) {
 		w.point(e.Last)
 		w.bytes8(e.PrevHash)
 		w.bytes8(e.After)
+		w.u64(uint64(e.At))
 		w.u32(uint32(len(e.Blocks)))
 		for _, b := range e.Blocks {
 			if b.Type > 255 {
@@ -201,8 +209,9 @@ func Decode(raw []byte, lim Limits) (*Envelope, error) {
 	if len(raw) < headerLen || !bytes.Equal(raw[:4], magic) {
 		return nil, fmt.Errorf("%w: missing NCTR header (%d bytes)", ErrNotEnvelope, len(raw))
 	}
-	if raw[4] != Version {
-		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrVersion, raw[4], Version)
+	version := raw[4]
+	if version != Version && version != 1 {
+		return nil, fmt.Errorf("%w: version %d, this build reads 1 and %d", ErrVersion, version, Version)
 	}
 	kind := Kind(raw[5])
 	if kind != KindBlocks && kind != KindRollback {
@@ -231,6 +240,9 @@ func Decode(raw []byte, lim Limits) (*Envelope, error) {
 	case KindBlocks:
 		e.First, e.Last = r.point(), r.point()
 		e.PrevHash, e.After = r.bytes8(), r.bytes8()
+		if version >= 2 {
+			e.At = int64(r.u64())
+		}
 		n := r.u32()
 		if r.err == nil && int64(n) > int64(lim.MaxBlocks) {
 			return nil, fmt.Errorf("%w: %d blocks, limit %d", ErrTooLarge, n, lim.MaxBlocks)

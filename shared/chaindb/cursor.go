@@ -2,6 +2,8 @@ package chaindb
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
@@ -50,4 +52,35 @@ func (s *Store) SaveCursor(ctx context.Context, network string, points []chain.P
 		}
 		return tx.Commit()
 	})
+}
+
+// LoadTipMark returns the follower's tip mark for a network: the highest
+// slot it may have published on the tip route (0 when it never did).
+func (s *Store) LoadTipMark(ctx context.Context, network string) (uint64, error) {
+	var slot uint64
+	err := s.retry(ctx, "load tip mark", func(ctx context.Context) error {
+		err := s.db.QueryRowContext(ctx, "SELECT slot_no FROM ingest_tip_mark WHERE network = ?", network).Scan(&slot)
+		if errors.Is(err, sql.ErrNoRows) {
+			slot = 0
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("load tip mark: %w", err)
+	}
+	return slot, nil
+}
+
+// SaveTipMark raises the network's tip mark to slot; it never lowers it.
+func (s *Store) SaveTipMark(ctx context.Context, network string, slot uint64) error {
+	err := s.retry(ctx, "save tip mark", func(ctx context.Context) error {
+		_, err := s.db.ExecContext(ctx, "INSERT INTO ingest_tip_mark (network, slot_no) VALUES (?, ?) "+
+			"ON DUPLICATE KEY UPDATE slot_no = GREATEST(slot_no, VALUES(slot_no))", network, slot)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save tip mark: %w", err)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package chaindb
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,32 +202,40 @@ func (s *Store) tipVerdict(ctx context.Context, b *Batch) (verdict error, follow
 		// No rollback of that id was ever tried here: the batch follows its
 		// run's start (a follower's tip batches carry a start id until its
 		// first rollback), or a rollback that never reached the database.
-		// Only the head decides; writing the batch records that it went
-		// ahead, so that such a rollback arriving later is stale.
-		followsStart = true
+		// The head decides, and rollbacks seen since the batch's At (when
+		// its run started or saw that rollback; unknown from an old
+		// follower). Writing the batch records that it went ahead, so that
+		// such a rollback arriving later is stale.
+		followsStart, seen = true, b.At
 	case err != nil:
 		return nil, false, fmt.Errorf("read ingest_rollback: %w", err)
 	case outcome == ledgerFailed:
 		return fmt.Errorf("%w: batch %s (slots %d-%d) follows rollback %x, which failed", ErrRollbackNotApplied, id, b.First.Slot, b.Last.Slot, b.After), false, nil
-	default:
-		// A rollback sent after this batch (seen later than the one it
-		// follows) that went below its last block abandoned its blocks above
-		// that point.
-		var cut sql.NullInt64
-		err = s.db.QueryRowContext(ctx, "SELECT MIN(slot_no) FROM ingest_rollback WHERE network = ? AND seen_at > ? AND outcome IN (?, ?) AND slot_no < ?",
-			b.Network, seen, ledgerApplied, ledgerPending, b.Last.Slot).Scan(&cut)
-		if err != nil {
+	}
+	if seen > 0 {
+		// A rollback seen after the one this batch follows (or after its
+		// run started) that went below its last block abandoned its blocks
+		// above that point: a batch delayed, dead-lettered and redriven
+		// after the chain moved on.
+		var cut uint64
+		var cutHash []byte
+		err = s.db.QueryRowContext(ctx, "SELECT slot_no, hash FROM ingest_rollback WHERE network = ? AND seen_at > ? AND outcome IN (?, ?) AND slot_no < ? "+
+			"ORDER BY slot_no LIMIT 1", b.Network, seen, ledgerApplied, ledgerPending, b.Last.Slot).Scan(&cut, &cutHash)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
 			return nil, false, fmt.Errorf("read ingest_rollback: %w", err)
+		case cut < b.First.Slot:
+			return fmt.Errorf("%w: batch %s (slots %d-%d), rolled back to slot %d since", ErrAbandoned, id, b.First.Slot, b.Last.Slot, cut), false, nil
+		case !b.trim(chain.Point{Slot: cut, Hash: cutHash}):
+			// The rollback went into the batch's slots to a block not its
+			// own: where its blocks leave the chain is unknown. Not written;
+			// it stays refused and reaches the DLQ (docs/runbook.md).
+			return fmt.Errorf("%w: batch %s (slots %d-%d) straddles slot %d, rolled back to since, and does not hold that block", ErrNotHead, id, b.First.Slot, b.Last.Slot, cut), false, nil
 		}
-		if cut.Valid {
-			if uint64(cut.Int64) < b.First.Slot {
-				return fmt.Errorf("%w: batch %s (slots %d-%d), rolled back to slot %d since", ErrAbandoned, id, b.First.Slot, b.Last.Slot, cut.Int64), false, nil
-			}
-			// Its lower blocks are on the chain, its upper ones abandoned: a
-			// batch redriven after a rollback into it. Not written; it stays
-			// refused and reaches the DLQ (docs/runbook.md).
-			return fmt.Errorf("%w: batch %s (slots %d-%d) straddles slot %d, rolled back to since", ErrNotHead, id, b.First.Slot, b.Last.Slot, cut.Int64), false, nil
-		}
+		// Otherwise the rollback went to one of the batch's blocks: the
+		// blocks up to it are on the chain (the follower re-sent only what
+		// followed it), the rest were abandoned; b now holds the former.
 	}
 	// The batch must extend the head: between its parent (or, when the parent
 	// is not here yet, its first slot) and its last block, nothing but its
@@ -265,6 +275,25 @@ func (s *Store) tipVerdict(ctx context.Context, b *Batch) (verdict error, follow
 		return nil, false, fmt.Errorf("read blocks above the parent: %w", err)
 	}
 	return nil, followsStart, nil
+}
+
+// trim keeps the batch's blocks up to p when p is one of them, and reports
+// whether it is.
+func (b *Batch) trim(p chain.Point) bool {
+	at := -1
+	for i, d := range b.Blocks {
+		if d.Slot == p.Slot && bytes.Equal(d.Hash, p.Hash) {
+			at = i
+		}
+	}
+	atQ := slices.IndexFunc(b.Quarantine, func(q chain.Quarantined) bool { return q.Err.Slot == p.Slot && bytes.Equal(q.Err.Hash, p.Hash) })
+	if at < 0 && atQ < 0 {
+		return false
+	}
+	b.Blocks = slices.DeleteFunc(b.Blocks, func(d *chain.Decoded) bool { return d.Slot > p.Slot })
+	b.Quarantine = slices.DeleteFunc(b.Quarantine, func(q chain.Quarantined) bool { return q.Err.Slot > p.Slot })
+	b.Last = p
+	return true
 }
 
 // DefaultDeleteChunkRows bounds the rows one statement of the operator's

@@ -132,7 +132,10 @@ type Batch struct {
 	// batches, and for tip batches before a follower's first rollback). A
 	// batch with After is checked against the rollback ledger and the head
 	// before it is written (see ApplyBatch).
-	After      []byte
+	After []byte
+	// At is when the follower saw that rollback, or started (0: unknown):
+	// a rollback seen after it abandoned the batch's blocks above its point.
+	At         int64
 	Blocks     []*chain.Decoded
 	Quarantine []chain.Quarantined
 }

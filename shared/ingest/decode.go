@@ -14,7 +14,7 @@ import (
 // DecodeBlocks decodes a blocks envelope into a store batch. A block that
 // does not decode is kept for quarantine, never dropped.
 func DecodeBlocks(net chain.Network, env *batch.Envelope) *chaindb.Batch {
-	b := &chaindb.Batch{ID: env.ID(), Network: env.Network, First: env.First, Last: env.Last, PrevHash: env.PrevHash, After: env.After}
+	b := &chaindb.Batch{ID: env.ID(), Network: env.Network, First: env.First, Last: env.Last, PrevHash: env.PrevHash, After: env.After, At: env.At}
 	for _, rb := range env.Blocks {
 		d, err := chain.DecodeBlock(net, rb.Type, rb.CBOR)
 		if err != nil {

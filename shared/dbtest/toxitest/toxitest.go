@@ -1,6 +1,7 @@
 // Package toxitest puts a toxiproxy proxy, run in process, between a test and
-// a server on loopback, so a test can add network faults (for now latency)
-// to a real connection without touching the server.
+// a server on loopback, so a test can add network faults (latency, cut
+// connections, an unreachable server) to real connections without touching
+// the server.
 package toxitest
 
 import (
@@ -73,3 +74,22 @@ func (p *Proxy) SetLatency(tb testing.TB, d time.Duration) {
 
 // String describes the proxy for logs.
 func (p *Proxy) String() string { return fmt.Sprintf("toxiproxy %s -> %s", p.p.Listen, p.p.Upstream) }
+
+// Cut closes every open connection, as a server restart or a network
+// failure does; new connections are accepted again at once.
+func (p *Proxy) Cut() error {
+	p.p.Stop()
+	return p.Up()
+}
+
+// Down closes every open connection and refuses new ones until Up: the
+// server is unreachable (restarting, or the network is down).
+func (p *Proxy) Down() { p.p.Stop() }
+
+// Up accepts connections again, on the same address, after Down.
+func (p *Proxy) Up() error {
+	if err := p.p.Start(); err != nil {
+		return fmt.Errorf("restart toxiproxy on %s: %w", p.p.Listen, err)
+	}
+	return nil
+}
