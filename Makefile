@@ -13,7 +13,12 @@ ENV := source "$$($(SERVICES) env)" && source "$$($(DINGO) env)" && source "$$($
 FUZZTIME ?= 20s
 TEST_TIMEOUT ?= 25m
 
-.PHONY: run test unit fuzz services services-down bench vet build build-IngestFunction build-MigrateFunction build-VerifyFunction
+# How many seeded schedules `make sim` runs, from SEED_FIRST; SEED=N replays one.
+SEEDS ?= 200
+SEED_FIRST ?= 1
+SEED ?= 0
+
+.PHONY: run test unit fuzz sim services services-down bench vet build build-IngestFunction build-MigrateFunction build-VerifyFunction
 
 # The one-machine mode: local TiDB, the follower over the chain data in testdata/.
 run:
@@ -27,6 +32,11 @@ test: services vet
 # Tests that need no database (the database parts skip loudly outside CI).
 unit:
 	$(GO) test -count=1 ./...
+
+# The deterministic simulation's soak (docs/faults.md): SEEDS schedules of the whole pipeline with
+# faults, each checked against a clean load; `make test` runs five. SIMDB=tidb runs it on TiDB.
+sim: services
+	$(ENV) && $(GO) test -count=1 -timeout 120m -run '^TestSimulation$$' ./sim/ -v -sim.seeds=$(SEEDS) -sim.first=$(SEED_FIRST) -sim.seed=$(SEED) -sim.db=$(SIMDB)
 
 # Every fuzz target, each for FUZZTIME.
 fuzz:

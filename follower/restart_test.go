@@ -359,3 +359,86 @@ func TestChunkSourceIntersectsAtSharedSlot(t *testing.T) {
 		})
 	}
 }
+
+// frozenMem is a MemCursor whose saves are lost while frozen (its tip mark
+// is not: the follower raises it before it publishes).
+type frozenMem struct {
+	*followertest.MemCursor
+	frozen atomic.Bool
+}
+
+func (c *frozenMem) SaveCursor(ctx context.Context, network string, points []chain.Point) error {
+	if c.frozen.Load() {
+		return nil
+	}
+	return c.MemCursor.SaveCursor(ctx, network, points)
+}
+
+// Issue 11, found by the simulation: blocks published after the last saved
+// cursor, then the follower dies and stays down while the chain moves more
+// than k on. The restart is deep, so it used to publish no rollback, and
+// blocks of the dead run that a fork abandoned stayed. The follower raises a
+// tip mark before publishing on the tip route; a deep restart below the mark
+// rolls back to its intersection from the mark, and sends what follows up to
+// the mark on the tip route, after the rollback.
+func TestDeepRestartRollsBackFromTheTipMark(t *testing.T) {
+	blocks := previewChain(t)[:1500]
+	srv, path := followertest.StartNode(t, blocks, 1000)
+	cur := &frozenMem{MemCursor: &followertest.MemCursor{}}
+	opts := func(rec *followertest.Recorder) follower.Options {
+		return follower.Options{Sources: []follower.Source{&follower.NodeSource{Network: "unix", Address: path, Magic: chain.Preview.Magic}},
+			Sink: rec, Cursor: cur}
+	}
+	rec1 := &followertest.Recorder{}
+	r := followertest.Start(t, opts(rec1))
+	saved := srv.Tip()
+	r.WaitHead(t, saved, time.Minute)
+	waitSaved(t, cur, saved)
+	cur.frozen.Store(true)
+	srv.Extend(3)
+	r.WaitHead(t, srv.Tip(), time.Minute)
+	unsaved := srv.Tip()
+	r.Stop(t)
+	cur.frozen.Store(false)
+	if mark, _ := cur.LoadTipMark(context.Background(), "preview"); mark < unsaved.Slot {
+		t.Fatalf("tip mark %d below the last published tip block %s", mark, unsaved)
+	}
+
+	// While it is down the node switches away from the unsaved blocks and
+	// back, and moves more than k on.
+	if err := srv.Rollback(3, nil); err != nil {
+		t.Fatal(err)
+	}
+	srv.Extend(500)
+	rec2 := &followertest.Recorder{}
+	r = followertest.Start(t, opts(rec2))
+	r.WaitHead(t, srv.Tip(), time.Minute)
+	r.Stop(t)
+	msgs := rec2.Messages()
+	var rollbacks []follower.Message
+	for _, m := range msgs {
+		if m.Env.Kind == batch.KindRollback {
+			rollbacks = append(rollbacks, m)
+		}
+	}
+	if len(rollbacks) != 1 || rollbacks[0].Seq != msgs[0].Seq {
+		t.Fatalf("%d rollbacks after the deep restart (%v), want one, first", len(rollbacks), kinds(msgs))
+	}
+	rb := rollbacks[0]
+	if !bytes.Equal(rb.Env.Point.Hash, saved.Hash) || rb.Env.From.Slot < unsaved.Slot || rb.Route != follower.RouteTip {
+		t.Errorf("rollback to %s from slot %d on the %s route; want to %s from at least %d on the tip route",
+			rb.Env.Point, rb.Env.From.Slot, rb.Route, saved, unsaved.Slot)
+	}
+	for _, m := range msgs {
+		if m.Env.Kind == batch.KindBlocks && m.Env.First.Slot <= rb.Env.From.Slot && m.Route != follower.RouteTip {
+			t.Errorf("blocks %s-%s below the rollback's From went on the %s route: they could land before it", m.Env.First, m.Env.Last, m.Route)
+		}
+	}
+	got, err := followertest.Replay(append(rec1.Messages(), msgs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := followertest.SameChain(got, blocks); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -111,10 +111,31 @@ func SameChain(got []chain.Point, want []nodesim.Block) error {
 	return nil
 }
 
-// MemCursor is an in-memory CursorStore.
+// MemCursor is an in-memory CursorStore and TipMarker.
 type MemCursor struct {
 	mu     sync.Mutex
 	points map[string][]chain.Point
+	marks  map[string]uint64
+}
+
+var _ follower.TipMarker = (*MemCursor)(nil)
+
+// LoadTipMark implements follower.TipMarker.
+func (c *MemCursor) LoadTipMark(_ context.Context, network string) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.marks[network], nil
+}
+
+// SaveTipMark implements follower.TipMarker.
+func (c *MemCursor) SaveTipMark(_ context.Context, network string, slot uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.marks == nil {
+		c.marks = map[string]uint64{}
+	}
+	c.marks[network] = max(c.marks[network], slot)
+	return nil
 }
 
 // LoadCursor implements follower.CursorStore.

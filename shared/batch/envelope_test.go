@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/nectar-indexer/nectar/shared/chain"
 )
@@ -153,4 +156,47 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("id changed across re-encoding")
 		}
 	})
+}
+
+// Version 2 carries a tip batch's At; version 1 envelopes (no At in a blocks
+// payload), still queued during an upgrade, decode with At 0.
+func TestTipBatchAtAndVersion1(t *testing.T) {
+	e := sampleBlocks(t)
+	e.After, e.At = bytes.Repeat([]byte{7}, 32), 1_700_000_000_123
+	raw, err := Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(raw, Limits{})
+	if err != nil || got.At != e.At || !bytes.Equal(got.After, e.After) {
+		t.Fatalf("decoded At %d after %x (%v), want %d after %x", got.At, got.After, err, e.At, e.After)
+	}
+	// The same envelope as version 1 wrote it: the payload without At.
+	dec := decoders.Get().(*zstd.Decoder)
+	payload, err := dec.DecodeAll(raw[headerLen:], nil)
+	decoders.Put(dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w writer
+	w.str(e.Network)
+	w.point(e.First)
+	w.point(e.Last)
+	w.bytes8(e.PrevHash)
+	w.bytes8(e.After)
+	at := len(w.buf)
+	v1 := append(bytes.Clone(payload[:at]), payload[at+8:]...)
+	old := make([]byte, headerLen)
+	copy(old, raw[:headerLen])
+	old[4] = 1
+	binary.BigEndian.PutUint32(old[6:], uint32(len(v1)))
+	binary.BigEndian.PutUint32(old[10:], crc32.Checksum(v1, crcTable))
+	old = encoder.EncodeAll(v1, old)
+	got, err = Decode(old, Limits{})
+	if err != nil {
+		t.Fatalf("version 1 envelope: %v", err)
+	}
+	if got.At != 0 || len(got.Blocks) != len(e.Blocks) || !bytes.Equal(got.ID(), e.ID()) {
+		t.Errorf("version 1 envelope decoded with At %d, %d blocks, id %x; want 0, %d, %x", got.At, len(got.Blocks), got.ID(), len(e.Blocks), e.ID())
+	}
 }

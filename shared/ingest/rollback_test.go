@@ -245,3 +245,55 @@ func TestTipBatchFollowsRollbackAndHead(t *testing.T) {
 		}
 	})
 }
+
+// Issue 11, found by the simulation: a run's first tip batches follow its
+// start id, which no rollback ever recorded, so when one came back from the
+// DLQ after a later run had rolled back below it, only the head decided: it
+// was refused forever, or, holding the blocks the later run re-sent, written
+// with its blocks above the head. Tip envelopes now carry At (when their run
+// started); a rollback seen after it abandons the batch, and one into the
+// batch keeps its blocks up to the rollback's point.
+func TestRedrivenTipBatchesAfterTheChainMovedOn(t *testing.T) {
+	raw := previewBlocks(t)
+	dbtest.Each(t, func(t *testing.T, srv dbtest.Server) {
+		db, _ := srv.Open(t)
+		store := chaindb.New(db, chaindb.Options{})
+		a := &ingest.Applier{Net: chain.Preview, Store: store}
+		ctx := context.Background()
+		applyAll(t, a, envelopes("preview", nil, nil, raw[:200], 50)...)
+		// Run 1 started at t0 and sent two tip batches; both went to the DLQ.
+		run1 := []byte("run 1's start id.................")
+		into := ingesttest.NewBlocks("preview", point(t, raw[199]).Hash, run1, raw[200:250])
+		above := ingesttest.NewBlocks("preview", point(t, raw[249]).Hash, run1, raw[250:260])
+		into.At, above.At = t0.UnixNano(), t0.UnixNano()
+		// Run 2 re-intersected at block 219 a minute later, rolled back and
+		// re-sent what follows it.
+		r := rollbackTo(point(t, raw[219]), point(t, raw[259]), t0.Add(time.Minute))
+		next := ingesttest.NewBlocks("preview", point(t, raw[219]).Hash, r.ID(), raw[220:240])
+		next.At = r.At
+		applyAll(t, a, r, next)
+
+		// Redriven: the batch the rollback went into writes its blocks up to
+		// the rollback's point; the one above it is skipped.
+		res, err := a.Apply(ctx, into)
+		if err != nil || !res.Applied || res.Blocks != 20 {
+			t.Errorf("the batch the rollback went into: %+v, %v; want applied with its 20 blocks up to the point", res, err)
+		}
+		if res, err := a.Apply(ctx, above); err != nil || res.Applied || !res.Stale {
+			t.Errorf("the batch above the rollback: %+v, %v; want skipped as stale", res, err)
+		}
+		if n := count(t, db, "SELECT COUNT(*) FROM block"); n != 240 {
+			t.Errorf("%d blocks, want the 240 of the chain up to block 239", n)
+		}
+		if n := count(t, db, "SELECT COUNT(*) FROM block WHERE slot_no > ?", next.Last.Slot); n != 0 {
+			t.Errorf("%d blocks above the head", n)
+		}
+		if err := store.SaveCursor(ctx, "preview", []chain.Point{next.Last}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := store.Verify(ctx, "preview", 10)
+		if err != nil || !rep.OK() {
+			t.Errorf("verify: %v %v", rep, err)
+		}
+	})
+}
