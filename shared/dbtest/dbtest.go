@@ -1,6 +1,6 @@
 // Package dbtest gives tests real databases: the TiDB and MariaDB servers
 // that infra/local/services.sh starts on loopback with TLS. Each test gets a
-// fresh, migrated database of its own, dropped when the test ends.
+// migrated, empty database of its own (see Server.Open).
 //
 // When a server is not configured, tests fail under CI=true and skip loudly
 // elsewhere.
@@ -9,6 +9,7 @@ package dbtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,20 +85,48 @@ func (s Server) Config(tb testing.TB, database string) *mysql.Config {
 	return cfg
 }
 
-// Open creates a fresh database on the server, migrates it, and returns a pool
-// bound to it. The database is dropped when the test ends.
+// Open gives the test a migrated, empty database of its own and returns a
+// pool bound to it.
+//
+// Migrating takes seconds on TiDB (its DDL runs one job at a time for the
+// whole server), so databases are kept between tests and runs: Open takes
+// the first free database of a pool named after the migrations' content
+// (nectar_pool_<fingerprint>_NN), held by an advisory lock (GET_LOCK) for the
+// test's length, so tests in parallel processes never share one. A pooled
+// database is emptied (every table but schema_migrations) before it is
+// handed out, and dropped at the end of a test that changed its schema
+// (indexes, columns), so the next test migrates a fresh one. With every
+// pooled database taken, Open creates a fresh one and drops it at the end.
 func (s Server) Open(tb testing.TB) (*sql.DB, *mysql.Config) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	name := "nectar_test_" + hex.EncodeToString(rnd[:])
 	admin := s.connect(tb, "")
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
-		tb.Fatalf("%s: create database: %v", s.Name, err)
+	lock, err := admin.Conn(ctx)
+	if err != nil {
+		tb.Fatalf("%s: admin connection: %v", s.Name, err)
 	}
-	tb.Cleanup(func() {
+	fp := fingerprint(tb)
+	dropOtherPools(ctx, tb, s, admin, lock, fp)
+	name := ""
+	for i := range poolSize {
+		n := fmt.Sprintf("nectar_pool_%s_%02d", fp, i)
+		var got sql.NullInt64
+		if err := lock.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", n).Scan(&got); err != nil {
+			tb.Fatalf("%s: lock %s: %v", s.Name, n, err)
+		}
+		if got.Int64 == 1 {
+			name = n
+			break
+		}
+	}
+	pooled := name != ""
+	if !pooled {
+		var rnd [6]byte
+		_, _ = rand.Read(rnd[:])
+		name = "nectar_test_" + hex.EncodeToString(rnd[:])
+	}
+	drop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		for _, n := range []string{schema.DBSyncDatabase(name), name} {
@@ -104,21 +134,168 @@ func (s Server) Open(tb testing.TB) (*sql.DB, *mysql.Config) {
 				tb.Errorf("%s: drop database %s: %v", s.Name, n, err)
 			}
 		}
+	}
+	cfg := s.Config(tb, name)
+	var db *sql.DB
+	var want string
+	if pooled {
+		db, want = s.reuse(ctx, tb, admin, name)
+	}
+	if db == nil {
+		drop()
+		if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"); err != nil {
+			tb.Fatalf("%s: create database: %v", s.Name, err)
+		}
+		db = s.connect(tb, name)
+		// A shared local TiDB runs the DDL of every test's migrations one job
+		// at a time: migrating takes minutes when many tests start at once.
+		mctx, mcancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer mcancel()
+		if _, err := schema.Migrate(mctx, db, nil); err != nil {
+			tb.Fatalf("%s: migrate: %v", s.Name, err)
+		}
+		if pooled {
+			want = shape(ctx, tb, admin, name)
+			if _, err := db.ExecContext(ctx, "CREATE TABLE "+shapeTable+" (shape VARCHAR(64) NOT NULL)"); err != nil {
+				tb.Fatalf("%s: %v", s.Name, err)
+			}
+			if _, err := db.ExecContext(ctx, "INSERT INTO "+shapeTable+" VALUES (?)", want); err != nil {
+				tb.Fatalf("%s: %v", s.Name, err)
+			}
+		}
+	}
+	tb.Cleanup(func() {
+		db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if !pooled || shape(ctx, tb, admin, name) != want {
+			drop()
+		}
+		lock.Close() // releases the lock
 		admin.Close()
 	})
-	cfg := s.Config(tb, name)
-	db := s.connect(tb, name)
-	tb.Cleanup(func() { db.Close() })
-	// A shared local TiDB runs the DDL of every test's migrations one job at
-	// a time (an ALTER adding three columns took 2.5 s with three databases
-	// migrating at once): migrating takes minutes when many tests start at once.
-	mctx, mcancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer mcancel()
-	if _, err := schema.Migrate(mctx, db, nil); err != nil {
-		tb.Fatalf("%s: migrate: %v", s.Name, err)
-	}
 	return db, cfg
 }
+
+// poolSize bounds the pooled databases of one schema on a server.
+const poolSize = 16
+
+// shapeTable holds a pooled database's schema shape as migrated.
+const shapeTable = "dbtest_pool_shape"
+
+// fingerprint names the migrations' content (and the db-sync views').
+func fingerprint(tb testing.TB) string {
+	ms, err := schema.Migrations()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := sha256.New()
+	for _, m := range ms {
+		fmt.Fprintf(h, "%d %s\n", m.Version, strings.Join(m.Statements, ";\n"))
+	}
+	fmt.Fprint(h, strings.Join(schema.DBSyncViews(), ";\n"))
+	return hex.EncodeToString(h.Sum(nil))[:10]
+}
+
+// reuse opens the pooled database name if it is there, migrated, with the
+// shape it had then, and empties it; otherwise it returns nil.
+func (s Server) reuse(ctx context.Context, tb testing.TB, admin *sql.DB, name string) (*sql.DB, string) {
+	tb.Helper()
+	var n int
+	if err := admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", name, shapeTable).Scan(&n); err != nil || n == 0 {
+		return nil, ""
+	}
+	var want string
+	if err := admin.QueryRowContext(ctx, "SELECT shape FROM `"+name+"`."+shapeTable).Scan(&want); err != nil || shape(ctx, tb, admin, name) != want {
+		return nil, ""
+	}
+	rows, err := admin.QueryContext(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = 'BASE TABLE'", name)
+	if err != nil {
+		tb.Fatalf("%s: list tables of %s: %v", s.Name, name, err)
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			tb.Fatal(err)
+		}
+		if t != "schema_migrations" && t != shapeTable {
+			tables = append(tables, t)
+		}
+	}
+	rows.Close()
+	db := s.connect(tb, name)
+	for _, t := range tables {
+		if _, err := db.ExecContext(ctx, "DELETE FROM `"+t+"`"); err != nil {
+			tb.Fatalf("%s: empty %s.%s: %v", s.Name, name, t, err)
+		}
+	}
+	return db, want
+}
+
+// shape hashes a database's tables, columns and indexes, and its db-sync
+// views' names.
+func shape(ctx context.Context, tb testing.TB, admin *sql.DB, name string) string {
+	tb.Helper()
+	h := sha256.New()
+	for _, q := range []string{
+		"SELECT CONCAT_WS(' ', table_name, column_name, column_type, is_nullable, IFNULL(column_default, '')) FROM information_schema.columns WHERE table_schema = ? AND table_name <> '" + shapeTable + "' ORDER BY table_name, ordinal_position",
+		"SELECT CONCAT_WS(' ', table_name, index_name, seq_in_index, column_name) FROM information_schema.statistics WHERE table_schema = ? ORDER BY table_name, index_name, seq_in_index",
+		"SELECT table_name FROM information_schema.tables WHERE table_schema = CONCAT(?, '_dbsync') ORDER BY table_name",
+	} {
+		rows, err := admin.QueryContext(ctx, q, name)
+		if err != nil {
+			tb.Fatalf("shape of %s: %v", name, err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				tb.Fatal(err)
+			}
+			fmt.Fprintln(h, line)
+		}
+		rows.Close()
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// dropOtherPools drops, once per process and server, pooled databases of
+// other schemas that no test holds (left by earlier versions of the code).
+func dropOtherPools(ctx context.Context, tb testing.TB, s Server, admin *sql.DB, lock *sql.Conn, fp string) {
+	tb.Helper()
+	if _, done := droppedPools.LoadOrStore(s.Name+s.Host+s.Port, true); done {
+		return
+	}
+	rows, err := admin.QueryContext(ctx, "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'nectar\\_pool\\_%' AND schema_name NOT LIKE '%\\_dbsync'")
+	if err != nil {
+		tb.Fatalf("%s: list pooled databases: %v", s.Name, err)
+	}
+	var stale []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			tb.Fatal(err)
+		}
+		if !strings.HasPrefix(n, "nectar_pool_"+fp+"_") {
+			stale = append(stale, n)
+		}
+	}
+	rows.Close()
+	for _, n := range stale {
+		var got sql.NullInt64
+		if err := lock.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", n).Scan(&got); err != nil || got.Int64 != 1 {
+			continue
+		}
+		for _, d := range []string{schema.DBSyncDatabase(n), n} {
+			if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+d+"`"); err != nil {
+				tb.Logf("%s: drop stale pooled database %s: %v", s.Name, d, err)
+			}
+		}
+		_, _ = lock.ExecContext(ctx, "DO RELEASE_LOCK(?)", n)
+	}
+}
+
+var droppedPools sync.Map
 
 func (s Server) connect(tb testing.TB, database string) *sql.DB {
 	tb.Helper()
