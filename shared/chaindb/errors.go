@@ -125,6 +125,30 @@ var errorClasses = map[uint16]Class{
 	3140: Data,     // invalid JSON text
 }
 
+// memoryQuota holds the errors of a statement that outgrew a memory quota.
+// TiDB counts the writes a transaction buffers in its session's memory, so
+// in a large transaction they mean the transaction is too large as often as
+// the statement: Classify calls them Throttle (smaller statements pass),
+// TooLarge adds them to Split for transactions that can be cut.
+var memoryQuota = map[uint16]bool{
+	8001: true, // TiDB ErrMemExceedThreshold
+	8175: true, // TiDB ErrMemoryExceedForQuery: tidb_mem_quota_query (the session, its transaction included)
+	8176: true, // TiDB ErrMemoryExceedForInstance: tidb_server_memory_limit
+}
+
+// TooLarge reports whether err says a transaction should be cut: the Split
+// errors ("transaction too large", an entry or a packet too large, a
+// transaction that outlived the GC life time) and the memory quota errors.
+// A transaction of several batches (Store.ApplyBatches) is split on it, not
+// retried whole.
+func TooLarge(err error) bool {
+	if Classify(err) == Split {
+		return true
+	}
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && memoryQuota[me.Number]
+}
+
 // Classify decides how to handle an error from the database driver.
 //
 // A failure to connect (a *dbconn.ConnectError, as the pools of dbconn and

@@ -72,6 +72,37 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+func TestTooLarge(t *testing.T) {
+	my := func(n uint16) error {
+		return fmt.Errorf("insert tx_out: %w", &mysql.MySQLError{Number: n, Message: "x"})
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"transaction too large", my(8004), true},
+		{"entry too large", my(8025), true},
+		{"packet too large", my(1153), true},
+		{"gc life time", my(9006), true},
+		{"memory quota of the session", my(8175), true},
+		{"memory limit of the instance", my(8176), true},
+		{"memory threshold", my(8001), true},
+		{"write conflict", my(9007), false},
+		{"server busy", my(9003), false},
+		{"data too long", my(1406), false},
+		{"bad conn", driver.ErrBadConn, false},
+		{"nil", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := TooLarge(tt.err); got != tt.want {
+				t.Errorf("TooLarge(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
 // tidbErrors are the errors TiDB Cloud Starter returns under load, quotas and
 // maintenance, with their numbers and messages as TiDB v8.5.6 (the version
 // the local tests run) defines them in pkg/errno/errcode.go and errname.go.

@@ -45,7 +45,13 @@ type Options struct {
 	// DeleteChunkRows bounds the rows one statement of RollbackTo deletes
 	// (DefaultDeleteChunkRows).
 	DeleteChunkRows int
-	Logger          *slog.Logger
+	// TxnBytes is the estimated payload (PayloadBytes) ApplyBatches
+	// gathers history batches into before it starts another transaction
+	// (DefaultTxnBytes); MaxTxnBytes caps one transaction
+	// (DefaultMaxTxnBytes, and at least TxnBytes).
+	TxnBytes    int
+	MaxTxnBytes int
+	Logger      *slog.Logger
 }
 
 // SharedStatementRows caps the upserts of shared rows, which concurrent
@@ -60,6 +66,9 @@ type Store struct {
 	log   *slog.Logger
 	sizer *Sizer
 	stats storeStats
+	// groupRate is the payload bytes per second of the transactions of
+	// several batches so far (float64 bits), for fits.
+	groupRate atomic.Uint64
 	// insertPrefix and insertSuffix hold each chain table's statement text.
 	insertPrefix [chain.NumTables]string
 	insertSuffix [chain.NumTables]string
@@ -93,6 +102,13 @@ func New(db *sql.DB, opts Options) *Store {
 	if opts.DeleteChunkRows <= 0 {
 		opts.DeleteChunkRows = DefaultDeleteChunkRows
 	}
+	if opts.TxnBytes <= 0 {
+		opts.TxnBytes = DefaultTxnBytes
+	}
+	if opts.MaxTxnBytes <= 0 {
+		opts.MaxTxnBytes = max(DefaultMaxTxnBytes, opts.TxnBytes)
+	}
+	opts.MaxTxnBytes = max(opts.MaxTxnBytes, opts.TxnBytes)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -284,14 +300,8 @@ func (s *Store) applyTx(ctx context.Context, b *Batch, rows *chain.Rows, followe
 			return false, err
 		}
 	}
-	for _, q := range b.Quarantine {
-		e := q.Err
-		_, err := tx.ExecContext(ctx, "INSERT INTO quarantine (hash, slot_no, block_type, prev_hash, network, error, cbor) "+
-			"VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE hash = hash",
-			e.Hash, e.Slot, uint64(e.BlockType), e.PrevHash, b.Network, e.Err.Error(), q.CBOR)
-		if err != nil {
-			return false, fmt.Errorf("insert quarantine: %w", err)
-		}
+	if err := insertQuarantine(ctx, tx, b); err != nil {
+		return false, err
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("commit: %w", err)
@@ -299,9 +309,23 @@ func (s *Store) applyTx(ctx context.Context, b *Batch, rows *chain.Rows, followe
 	return true, nil
 }
 
+// insertQuarantine writes the batch's undecodable blocks.
+func insertQuarantine(ctx context.Context, ex execer, b *Batch) error {
+	for _, q := range b.Quarantine {
+		e := q.Err
+		_, err := ex.ExecContext(ctx, "INSERT INTO quarantine (hash, slot_no, block_type, prev_hash, network, error, cbor) "+
+			"VALUES (?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE hash = hash",
+			e.Hash, e.Slot, uint64(e.BlockType), e.PrevHash, b.Network, e.Err.Error(), q.CBOR)
+		if err != nil {
+			return fmt.Errorf("insert quarantine: %w", err)
+		}
+	}
+	return nil
+}
+
 // recordBatch inserts the batch's ingest_batch row; fresh is false when
 // another writer recorded it first.
-func (s *Store) recordBatch(ctx context.Context, tx *sql.Tx, b *Batch) (fresh bool, err error) {
+func (s *Store) recordBatch(ctx context.Context, tx execer, b *Batch) (fresh bool, err error) {
 	res, err := tx.ExecContext(ctx, "INSERT IGNORE INTO ingest_batch (id, network, first_slot, first_hash, last_slot, last_hash, prev_hash, block_count) "+
 		"VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		b.ID, b.Network, b.First.Slot, b.First.Hash, b.Last.Slot, b.Last.Hash, b.PrevHash, uint64(len(b.Blocks)+len(b.Quarantine)))
@@ -386,13 +410,19 @@ func rowSize(row []any) int {
 // transient, runs out of attempts, or ctx ends. Backoff is exponential,
 // capped and jittered.
 func (s *Store) retry(ctx context.Context, what string, op func(context.Context) error) error {
+	return s.retryWhen(ctx, what, op, nil)
+}
+
+// retryWhen is retry that also gives up on a transient error when also is
+// set and returns false for it.
+func (s *Store) retryWhen(ctx context.Context, what string, op func(context.Context) error, also func(error) bool) error {
 	for attempt := 1; ; attempt++ {
 		err := op(ctx)
 		if err == nil {
 			return nil
 		}
 		class := Classify(err)
-		if (class != Retry && class != Throttle) || attempt >= s.opts.MaxAttempts || ctx.Err() != nil {
+		if (class != Retry && class != Throttle) || (also != nil && !also(err)) || attempt >= s.opts.MaxAttempts || ctx.Err() != nil {
 			return fmt.Errorf("%s (attempt %d, %s): %w", what, attempt, class, err)
 		}
 		s.stats.retries.Add(1)
@@ -417,16 +447,27 @@ type Stats struct {
 	Throttles     int64
 	DBTime        time.Duration
 	StatementRows int // the adaptive statement size now
+	// GroupTxns counts the committed transactions of several batches
+	// (ApplyBatches), GroupBatches the batches in them and GroupBytes their
+	// estimated payload (PayloadBytes). GroupSplits counts groups cut in
+	// halves (too large, or no time for them whole), GroupFallbacks groups
+	// applied batch by batch after a failure.
+	GroupTxns, GroupBatches, GroupBytes int64
+	GroupSplits, GroupFallbacks         int64
 }
 
 type storeStats struct {
 	statements, retries, throttles, dbTime atomic.Int64
+	groupTxns, groupBatches, groupBytes    atomic.Int64
+	groupSplits, groupFallbacks            atomic.Int64
 }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
 	return Stats{Statements: s.stats.statements.Load(), Retries: s.stats.retries.Load(),
-		Throttles: s.stats.throttles.Load(), DBTime: time.Duration(s.stats.dbTime.Load()), StatementRows: s.sizer.Rows()}
+		Throttles: s.stats.throttles.Load(), DBTime: time.Duration(s.stats.dbTime.Load()), StatementRows: s.sizer.Rows(),
+		GroupTxns: s.stats.groupTxns.Load(), GroupBatches: s.stats.groupBatches.Load(), GroupBytes: s.stats.groupBytes.Load(),
+		GroupSplits: s.stats.groupSplits.Load(), GroupFallbacks: s.stats.groupFallbacks.Load()}
 }
 
 func sortByKey(t chain.TableID, rows [][]any) {

@@ -86,6 +86,9 @@ var options = []option{
 	{"batch.max_blocks", "most blocks in a batch", func(c *Config) any { return &c.Batch.MaxBlocks }},
 	{"batch.max_wait", "longest a block near the tip waits for its batch", func(c *Config) any { return &c.Batch.MaxWait }},
 
+	{"ingest.history_txn_bytes", "estimated payload the history messages of one invocation are written together in, per transaction (0: a transaction per message)", func(c *Config) any { return &c.Ingest.HistoryTxnBytes }},
+	{"ingest.max_txn_bytes", "largest such transaction", func(c *Config) any { return &c.Ingest.MaxTxnBytes }},
+
 	{"sqs.region", "AWS region of the queues; defaults to $AWS_REGION, else us-east-1", func(c *Config) any { return &c.SQS.Region }},
 	{"sqs.endpoint", "SQS endpoint `URL` (e.g. a local emulator)", func(c *Config) any { return &c.SQS.Endpoint }},
 	{"sqs.history_queue_url", "standard queue `URL` for history batches", func(c *Config) any { return &c.SQS.HistoryQueueURL }},

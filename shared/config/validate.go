@@ -81,6 +81,7 @@ func (c *Config) Validate() error {
 	}
 	add(c.DB.Validate())
 	add(c.Batch.validate())
+	add(c.Ingest.validate())
 	add(c.Log.validate())
 	return errors.Join(errs...)
 }
@@ -317,6 +318,20 @@ func (b Batch) validate() error {
 	}
 	if b.MaxWait <= 0 {
 		errs = append(errs, fieldErr("batch.max_wait", "%s: must be above 0", b.MaxWait))
+	}
+	return errors.Join(errs...)
+}
+
+func (i Ingest) validate() error {
+	var errs []error
+	if i.HistoryTxnBytes < 0 || i.HistoryTxnBytes > MaxIngestTxnBytes {
+		errs = append(errs, fieldErr("ingest.history_txn_bytes", "%s: must be between 0 and %s", i.HistoryTxnBytes, ByteSize(MaxIngestTxnBytes)))
+	}
+	switch {
+	case i.MaxTxnBytes <= 0 || i.MaxTxnBytes > MaxIngestTxnBytes:
+		errs = append(errs, fieldErr("ingest.max_txn_bytes", "%s: must be above 0 and at most %s", i.MaxTxnBytes, ByteSize(MaxIngestTxnBytes)))
+	case i.MaxTxnBytes < i.HistoryTxnBytes:
+		errs = append(errs, fieldErr("ingest.max_txn_bytes", "%s: must not be below ingest.history_txn_bytes (%s)", i.MaxTxnBytes, i.HistoryTxnBytes))
 	}
 	return errors.Join(errs...)
 }

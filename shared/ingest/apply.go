@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nectar-indexer/nectar/shared/batch"
 	"github.com/nectar-indexer/nectar/shared/chain"
@@ -78,4 +79,69 @@ func (a *Applier) Apply(ctx context.Context, env *batch.Envelope) (Result, error
 		return res, nil
 	}
 	return res, fmt.Errorf("envelope %x: unknown kind %s", env.ID(), env.Kind)
+}
+
+// BatchesStore is a Store that also writes batches received together,
+// history batches in large transactions (chaindb.Store.ApplyBatches: each
+// batch atomic and idempotent as with ApplyBatch, a result per batch).
+type BatchesStore interface {
+	Store
+	ApplyBatches(ctx context.Context, bs []*chaindb.Batch, parallel int) []chaindb.BatchResult
+}
+
+var _ BatchesStore = (*chaindb.Store)(nil)
+
+// ApplyAll applies envelopes received together whose order does not matter
+// among them (the history queue's messages of one invocation) and returns a
+// result and an error per envelope, in order. Blocks envelopes are decoded
+// parallel at a time and, when the store is a BatchesStore, written together
+// through ApplyBatches; every other envelope is applied alone, as Apply does.
+func (a *Applier) ApplyAll(ctx context.Context, envs []*batch.Envelope, parallel int) ([]Result, []error) {
+	res := make([]Result, len(envs))
+	errs := make([]error, len(envs))
+	bs, ok := a.Store.(BatchesStore)
+	var idx []int
+	for i, env := range envs {
+		if ok && env.Kind == batch.KindBlocks && env.Network == a.Net.Name {
+			idx = append(idx, i)
+			continue
+		}
+		res[i], errs[i] = a.Apply(ctx, env)
+	}
+	if len(idx) == 0 {
+		return res, errs
+	}
+	decoded := make([]*chaindb.Batch, len(idx))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range max(1, min(parallel, len(idx))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				decoded[k] = DecodeBlocks(a.Net, envs[idx[k]])
+			}
+		}()
+	}
+	for k := range idx {
+		work <- k
+	}
+	close(work)
+	wg.Wait()
+	for k, r := range bs.ApplyBatches(ctx, decoded, parallel) {
+		i, b := idx[k], decoded[k]
+		res[i] = Result{Kind: batch.KindBlocks}
+		switch {
+		case errors.Is(r.Err, chaindb.ErrAbandoned):
+			res[i].Stale = true
+		case r.Err != nil:
+			errs[i] = fmt.Errorf("apply batch %x (slots %d-%d): %w", b.ID, b.First.Slot, b.Last.Slot, r.Err)
+		default:
+			res[i].Applied, res[i].Blocks, res[i].Quarantined = r.Applied, len(b.Blocks), len(b.Quarantine)
+			for _, d := range b.Blocks {
+				res[i].Rows += d.Rows.Count()
+			}
+		}
+	}
+	return res, errs
 }

@@ -38,6 +38,16 @@ type Applies interface {
 	Apply(ctx context.Context, env *batch.Envelope) (ingest.Result, error)
 }
 
+// AppliesAll is an Applies that also applies envelopes received together,
+// with a result and an error per envelope (ingest.Applier.ApplyAll: history
+// batches written together in large transactions).
+type AppliesAll interface {
+	Applies
+	ApplyAll(ctx context.Context, envs []*batch.Envelope, parallel int) ([]ingest.Result, []error)
+}
+
+var _ AppliesAll = (*ingest.Applier)(nil)
+
 // Defaults for a Handler's retries of failed tip messages.
 const (
 	// DefaultTipRetry is how soon a tip message that failed is delivered
@@ -69,8 +79,14 @@ type Handler struct {
 	Applier     Applies
 	Limits      batch.Limits
 	Concurrency int
-	Logger      *slog.Logger
-	Metrics     *emf.Writer
+	// Combine applies the history messages (standard queue) of one
+	// invocation together, when Applier is an AppliesAll: their batches are
+	// written in transactions of several messages, each message still
+	// atomic and reported alone (see chaindb.Store.ApplyBatches). Tip
+	// messages are always applied one by one, in order.
+	Combine bool
+	Logger  *slog.Logger
+	Metrics *emf.Writer
 	// Stats, when set, adds the store's retries, throttles and database time to the metrics.
 	Stats interface{ Stats() chaindb.Stats }
 
@@ -135,6 +151,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	if h.Stats != nil {
 		start = h.Stats.Stats()
 	}
+	all, combine := h.Applier.(AppliesAll)
+	combine = combine && h.Combine
+	var history []events.SQSMessage
 	for _, r := range ev.Records {
 		group := r.Attributes["MessageGroupId"]
 		if group != "" {
@@ -150,19 +169,22 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 			}
 			continue
 		}
+		if combine {
+			history = append(history, r)
+			continue
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			if err := h.process(ctx, r, &st, &refused); err != nil {
-				after := keepVisibility
-				if Permanent(err) {
-					after = 0 // it could not be dead-lettered: let the redrive policy move it soon
-				}
-				fail(r, err, after)
+				fail(r, err, historyRetryAfter(err))
 			}
 		}()
+	}
+	if len(history) > 0 {
+		h.processAll(ctx, all, history, conc, &st, &refused, fail)
 	}
 	wg.Wait()
 	h.changeVisibility(ctx, retries)
@@ -170,7 +192,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 	if h.Stats != nil {
 		after := h.Stats.Stats()
 		delta = chaindb.Stats{Retries: after.Retries - start.Retries, Throttles: after.Throttles - start.Throttles,
-			DBTime: after.DBTime - start.DBTime, StatementRows: after.StatementRows}
+			DBTime: after.DBTime - start.DBTime, StatementRows: after.StatementRows,
+			GroupTxns: after.GroupTxns - start.GroupTxns, GroupBytes: after.GroupBytes - start.GroupBytes,
+			GroupSplits: after.GroupSplits - start.GroupSplits, GroupFallbacks: after.GroupFallbacks - start.GroupFallbacks}
 	}
 	st.emit(h.Metrics, len(resp.BatchItemFailures), delta)
 	return resp, nil
@@ -183,13 +207,81 @@ func (h *Handler) logger() *slog.Logger {
 	return h.Logger
 }
 
+// historyRetryAfter is when a failed history message should come back.
+func historyRetryAfter(err error) time.Duration {
+	if Permanent(err) {
+		return 0 // it could not be dead-lettered: let the redrive policy move it soon
+	}
+	return keepVisibility
+}
+
 // process applies one message. A message that can never apply and was sent
 // to its DLQ counts as done (nil).
 func (h *Handler) process(ctx context.Context, r events.SQSMessage, st *stats, refused *atomic.Bool) error {
 	if refused.Load() {
 		return errRefusedEarlier
 	}
-	err := h.one(ctx, r, st)
+	return h.settle(ctx, r, h.one(ctx, r, st), st, refused)
+}
+
+// processAll applies history messages together (Combine). Each message
+// that fails is passed to fail, as the standard queue's are one by one.
+func (h *Handler) processAll(ctx context.Context, all AppliesAll, recs []events.SQSMessage, conc int, st *stats, refused *atomic.Bool,
+	fail func(events.SQSMessage, error, time.Duration)) {
+	failAll := func(err error) {
+		for _, r := range recs {
+			fail(r, err, keepVisibility)
+		}
+	}
+	if refused.Load() {
+		failAll(errRefusedEarlier)
+		return
+	}
+	wctx := ctx
+	if d, ok := ctx.Deadline(); ok {
+		if left := time.Until(d); left < MinTimeLeft {
+			failAll(fmt.Errorf("not started: %s left before the function's deadline", left.Round(time.Millisecond)))
+			return
+		}
+		// Writes stop MinTimeLeft before the deadline: the answer, naming
+		// the messages not applied, must reach Lambda in time.
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, d.Add(-MinTimeLeft))
+		defer cancel()
+	}
+	var envs []*batch.Envelope
+	var applied []events.SQSMessage
+	for _, r := range recs {
+		env, err := h.decode(r)
+		if err != nil {
+			if err := h.settle(ctx, r, err, st, refused); err != nil {
+				fail(r, err, historyRetryAfter(err))
+			}
+			continue
+		}
+		envs, applied = append(envs, env), append(applied, r)
+	}
+	if len(envs) == 0 {
+		return
+	}
+	start := time.Now()
+	res, errs := all.ApplyAll(wctx, envs, conc)
+	each := time.Since(start) / time.Duration(len(envs))
+	for k, r := range applied {
+		if errs[k] != nil {
+			if err := h.settle(ctx, r, errs[k], st, refused); err != nil {
+				fail(r, err, historyRetryAfter(err))
+			}
+			continue
+		}
+		h.applied(r, envs[k], res[k], each, st)
+	}
+}
+
+// settle acts on a message's error: a message that can never apply is sent
+// to its DLQ and counts as done (nil); a refusal of service stops the rest
+// of the invocation.
+func (h *Handler) settle(ctx context.Context, r events.SQSMessage, err error, st *stats, refused *atomic.Bool) error {
 	switch {
 	case err == nil:
 		return nil
@@ -201,8 +293,9 @@ func (h *Handler) process(ctx context.Context, r events.SQSMessage, st *stats, r
 		st.count(func(s *stats) { s.deadLettered++ })
 		return nil
 	case chaindb.Classify(err) == chaindb.Refused:
-		refused.Store(true)
-		st.count(func(s *stats) { s.refused++ })
+		if refused.CompareAndSwap(false, true) {
+			st.count(func(s *stats) { s.refused++ })
+		}
 	case errors.Is(err, chaindb.ErrRollbackNotApplied), errors.Is(err, chaindb.ErrNotHead):
 		st.count(func(s *stats) { s.tipRefused++ })
 	}
@@ -272,25 +365,39 @@ func (h *Handler) one(ctx context.Context, r events.SQSMessage, st *stats) error
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < MinTimeLeft {
 		return fmt.Errorf("not started: %s left before the function's deadline", time.Until(d).Round(time.Millisecond))
 	}
-	raw, err := base64.StdEncoding.DecodeString(r.Body)
+	env, err := h.decode(r)
 	if err != nil {
-		return fmt.Errorf("%w %s (batch %s): body is not base64: %v", ErrMalformed, r.MessageId, batchID(r), err)
-	}
-	env, err := batch.Decode(raw, h.Limits)
-	if err != nil {
-		return fmt.Errorf("%w %s (batch %s): %v", ErrMalformed, r.MessageId, batchID(r), err)
+		return err
 	}
 	start := time.Now()
 	res, err := h.Applier.Apply(ctx, env)
 	if err != nil {
 		return err
 	}
+	h.applied(r, env, res, time.Since(start), st)
+	return nil
+}
+
+// decode reads a message's envelope.
+func (h *Handler) decode(r events.SQSMessage) (*batch.Envelope, error) {
+	raw, err := base64.StdEncoding.DecodeString(r.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s (batch %s): body is not base64: %v", ErrMalformed, r.MessageId, batchID(r), err)
+	}
+	env, err := batch.Decode(raw, h.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s (batch %s): %v", ErrMalformed, r.MessageId, batchID(r), err)
+	}
+	return env, nil
+}
+
+// applied counts a message applied (or acknowledged as stale) in d.
+func (h *Handler) applied(r events.SQSMessage, env *batch.Envelope, res ingest.Result, d time.Duration, st *stats) {
 	if res.Stale {
 		h.logger().Warn("stale envelope acknowledged without applying it: a later rollback superseded it", "message_id", r.MessageId,
 			"batch_id", batchID(r), "kind", env.Kind.String())
 	}
-	st.add(res, time.Since(start))
-	return nil
+	st.add(res, d)
 }
 
 func batchID(r events.SQSMessage) string {
@@ -363,5 +470,11 @@ func (s *stats) emit(w *emf.Writer, failed int, db chaindb.Stats) {
 		emf.Metric{Name: "DBRetries", Unit: emf.Count, Value: float64(db.Retries)},
 		emf.Metric{Name: "DBThrottles", Unit: emf.Count, Value: float64(db.Throttles)},
 		emf.Metric{Name: "StatementRows", Unit: emf.Count, Value: float64(db.StatementRows)},
+		// Transactions of several history messages (Combine), their estimated
+		// payload, and those cut in halves or applied message by message.
+		emf.Metric{Name: "HistoryTxns", Unit: emf.Count, Value: float64(db.GroupTxns)},
+		emf.Metric{Name: "HistoryTxnBytes", Unit: emf.Bytes, Value: float64(db.GroupBytes)},
+		emf.Metric{Name: "HistoryTxnSplits", Unit: emf.Count, Value: float64(db.GroupSplits)},
+		emf.Metric{Name: "HistoryTxnFallbacks", Unit: emf.Count, Value: float64(db.GroupFallbacks)},
 	)
 }

@@ -113,6 +113,73 @@ func TestHandlerPartialFailure(t *testing.T) {
 	})
 }
 
+// With Combine, the history messages of an invocation are written together,
+// in one transaction here, and still fail alone: a body that is not an
+// envelope, an envelope of another network.
+func TestHandlerCombinedPartialFailure(t *testing.T) {
+	envs := previewEnvelopes(t, 20)
+	dbtest.Each(t, func(t *testing.T, s dbtest.Server) {
+		db, _ := s.Open(t)
+		store := chaindb.New(db, chaindb.Options{})
+		var metrics bytes.Buffer
+		h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Preview, Store: store}, Combine: true,
+			Metrics: emf.New(&metrics, "Nectar", nil), Stats: store}
+		var ev events.SQSEvent
+		for i, e := range envs[:10] {
+			ev.Records = append(ev.Records, record(t, "m"+string(rune('a'+i)), e, ""))
+		}
+		poison := ev.Records[4]
+		poison.MessageId, poison.Body = "poison", poison.Body[:len(poison.Body)/2]
+		other := *envs[10]
+		other.Network = "mainnet"
+		ev.Records = append(ev.Records, poison, record(t, "other", &other, ""))
+		resp, err := h.Handle(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := strings.Join(failed(resp), ","); ids != "poison,other" {
+			t.Fatalf("failures %s, want poison,other", ids)
+		}
+		var blocks int
+		if err := db.QueryRow("SELECT COUNT(*) FROM block").Scan(&blocks); err != nil || blocks != 200 {
+			t.Errorf("%d blocks applied (%v), want 200", blocks, err)
+		}
+		if st := store.Stats(); st.GroupTxns != 1 || st.GroupBatches != 10 {
+			t.Errorf("%d transactions of %d batches, want one of 10", st.GroupTxns, st.GroupBatches)
+		}
+		if !strings.Contains(metrics.String(), `"Blocks":200`) || !strings.Contains(metrics.String(), `"HistoryTxns":1`) {
+			t.Errorf("metrics line does not count 200 blocks in one transaction: %s", metrics.String())
+		}
+		// Redelivered with a new one: only the new one is written (alone).
+		resp, err = h.Handle(context.Background(), events.SQSEvent{Records: append(ev.Records[:10:10], record(t, "new", envs[10], ""))})
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("redelivery: %v %v", failed(resp), err)
+		}
+		if err := db.QueryRow("SELECT COUNT(*) FROM block").Scan(&blocks); err != nil || blocks != 216 {
+			t.Errorf("%d blocks after the redelivery (%v), want 216", blocks, err)
+		}
+		if st := store.Stats(); st.GroupTxns != 1 {
+			t.Errorf("%d transactions of several batches, want still 1", st.GroupTxns)
+		}
+	})
+}
+
+// With too little time left before the function's deadline, no history
+// message is started: all are left to the queue.
+func TestHandlerCombinedNotStarted(t *testing.T) {
+	envs := previewEnvelopes(t, 50)
+	h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Preview, Store: nil}, Combine: true}
+	ctx, cancel := context.WithTimeout(context.Background(), lambdafn.MinTimeLeft/2)
+	defer cancel()
+	resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{record(t, "a", envs[0], ""), record(t, "b", envs[1], "")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := strings.Join(failed(resp), ","); ids != "a,b" {
+		t.Errorf("failures %s, want a,b", ids)
+	}
+}
+
 func TestHandlerRejectsOtherNetwork(t *testing.T) {
 	envs := previewEnvelopes(t, 50)
 	h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Mainnet, Store: nil}}
@@ -150,26 +217,34 @@ func TestDatabaseRefusedRaisesAlarm(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		store := chaindb.New(db, chaindb.Options{BackoffBase: time.Millisecond})
-		var logs, metrics bytes.Buffer
-		h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Preview, Store: store}, Concurrency: 1,
-			Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: emf.New(&metrics, "Nectar", nil), Stats: store}
 		if _, err := admin.Exec("ALTER USER '" + user + "'@'%' IDENTIFIED BY 'second-password'"); err != nil {
 			t.Fatal(err)
 		}
-		ev := events.SQSEvent{Records: []events.SQSMessage{record(t, "a", envs[0], ""), record(t, "b", envs[1], ""), record(t, "c", envs[2], "")}}
-		resp, err := h.Handle(context.Background(), ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ids := strings.Join(failed(resp), ","); ids != "a,b,c" {
-			t.Errorf("failures %s, want a,b,c", ids)
-		}
-		if got := strings.Count(logs.String(), "not tried: the database refused service"); got != 2 {
-			t.Errorf("%d messages not tried after the refusal, want 2:\n%s", got, logs.String())
-		}
-		if !strings.Contains(metrics.String(), `"DBRefused":1`) || !strings.Contains(metrics.String(), `"DBRetries":0`) {
-			t.Errorf("metrics %s: want DBRefused 1 and no retries in place", metrics.String())
+		// One by one, the first message meets the refusal and the others are
+		// not tried; combined, the three meet it together.
+		for _, combine := range []bool{false, true} {
+			store := chaindb.New(db, chaindb.Options{BackoffBase: time.Millisecond})
+			var logs, metrics bytes.Buffer
+			h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Preview, Store: store}, Concurrency: 1, Combine: combine,
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: emf.New(&metrics, "Nectar", nil), Stats: store}
+			ev := events.SQSEvent{Records: []events.SQSMessage{record(t, "a", envs[0], ""), record(t, "b", envs[1], ""), record(t, "c", envs[2], "")}}
+			resp, err := h.Handle(context.Background(), ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids := strings.Join(failed(resp), ","); ids != "a,b,c" {
+				t.Errorf("combine %v: failures %s, want a,b,c", combine, ids)
+			}
+			want := 2
+			if combine {
+				want = 0
+			}
+			if got := strings.Count(logs.String(), "not tried: the database refused service"); got != want {
+				t.Errorf("combine %v: %d messages not tried after the refusal, want %d:\n%s", combine, got, want, logs.String())
+			}
+			if !strings.Contains(metrics.String(), `"DBRefused":1`) || !strings.Contains(metrics.String(), `"DBRetries":0`) {
+				t.Errorf("combine %v: metrics %s: want DBRefused 1 and no retries in place", combine, metrics.String())
+			}
 		}
 	})
 }

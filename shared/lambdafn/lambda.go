@@ -82,10 +82,15 @@ func (f *Function) Open(ctx context.Context) (*sql.DB, error) {
 // handler retries failed tip messages soon and dead-letters what can never
 // apply itself (Handler.Queue); without them, the queues' own visibility
 // timeout and redrive policy do.
+//
+// With ingest.history_txn_bytes above 0 (the default), the history messages
+// of one invocation are written together (Handler.Combine) in transactions
+// of at least that much estimated payload.
 func (f *Function) NewHandler(concurrency int) *Handler {
-	store := chaindb.New(f.DB, chaindb.Options{Logger: f.Logger})
+	in := f.Config.Ingest
+	store := chaindb.New(f.DB, chaindb.Options{Logger: f.Logger, TxnBytes: int(in.HistoryTxnBytes), MaxTxnBytes: int(in.MaxTxnBytes)})
 	h := &Handler{Applier: &ingest.Applier{Net: f.Network, Store: store}, Limits: batch.Limits{},
-		Concurrency: concurrency, Logger: f.Logger, Metrics: f.Metrics, Stats: store}
+		Concurrency: concurrency, Combine: in.HistoryTxnBytes > 0, Logger: f.Logger, Metrics: f.Metrics, Stats: store}
 	q := f.Config.SQS
 	h.Queues = map[string]QueueURLs{}
 	for _, u := range []QueueURLs{{q.HistoryQueueURL, q.HistoryDLQURL}, {q.TipQueueURL, q.TipDLQURL}} {

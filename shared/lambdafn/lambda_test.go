@@ -4,6 +4,8 @@ import (
 	"io"
 	"testing"
 
+	"github.com/nectar-indexer/nectar/shared/chaindb"
+	"github.com/nectar-indexer/nectar/shared/config"
 	"github.com/nectar-indexer/nectar/shared/lambdafn"
 )
 
@@ -36,6 +38,28 @@ func TestNewHandlerKnowsItsQueues(t *testing.T) {
 	for name, q := range want {
 		if h.Queues[name] != q {
 			t.Errorf("queue %s: %+v, want %+v", name, h.Queues[name], q)
+		}
+	}
+}
+
+// History messages are written together by default, in transactions sized
+// as chaindb's defaults say; ingest.history_txn_bytes = 0 writes each alone.
+func TestNewHandlerCombinesHistory(t *testing.T) {
+	if config.DefaultIngestHistoryTxnBytes != chaindb.DefaultTxnBytes || config.DefaultIngestMaxTxnBytes != chaindb.DefaultMaxTxnBytes {
+		t.Errorf("config's defaults %d/%d differ from chaindb's %d/%d", config.DefaultIngestHistoryTxnBytes, config.DefaultIngestMaxTxnBytes,
+			chaindb.DefaultTxnBytes, chaindb.DefaultMaxTxnBytes)
+	}
+	for _, tt := range []struct {
+		env  string
+		want bool
+	}{{"", true}, {"32MiB", true}, {"0", false}} {
+		env := map[string]string{"NECTAR_NETWORK": "preview", "NECTAR_INGEST_HISTORY_TXN_BYTES": tt.env}
+		f, err := lambdafn.LoadFunction("ingest", func(k string) string { return env[k] }, io.Discard, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := f.NewHandler(lambdafn.DefaultConcurrency); h.Combine != tt.want {
+			t.Errorf("NECTAR_INGEST_HISTORY_TXN_BYTES=%q: Combine %v, want %v", tt.env, h.Combine, tt.want)
 		}
 	}
 }
