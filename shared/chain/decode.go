@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"math/big"
 
 	"github.com/blinklabs-io/gouroboros/cbor"
@@ -144,6 +145,7 @@ type blockCtx struct {
 	assets     map[string]struct{}
 	stakeViews map[string]string
 	addrViews  map[string]string
+	fpHash     hash.Hash // Blake2b-160 of CIP-14 fingerprints
 }
 
 // txCtx carries what every row of one transaction needs.
@@ -203,7 +205,7 @@ func mapBlock(net Network, blockType uint, era Era, raw []byte, blk ledger.Block
 		// db-sync (queryPoolKeyOrInsert in Universal/Insert/Block.hs) gives
 		// every block issuer a pool_hash row and a slot_leader "Pool-<first
 		// 8 bytes in hex>", genesis delegates of the early Shelley era too.
-		b.rows.Add(PoolHash, issuer.Bytes(), issuer.Bech32("pool"), d.Slot)
+		b.rows.Add(PoolHash, issuer.Bytes(), bech32Encode("pool", issuer[:]), d.Slot)
 		b.rows.Add(SlotLeader, issuer.Bytes(), issuer.Bytes(), "Pool-"+hex.EncodeToString(issuer[:8]), d.Slot)
 	} else if ebb {
 		b.rows.Add(SlotLeader, EBBSlotLeader, nil, "Epoch boundary slot leader", d.Slot)
@@ -367,18 +369,34 @@ func (c *txCtx) size() uint64 {
 
 // txBodyHasKey says whether the body (the first element of a transaction's
 // CBOR array) holds key k: where gouroboros cannot tell an absent field from
-// its zero value (db-sync stores an explicit validity start of 0 as 0).
+// its zero value (db-sync stores an explicit validity start of 0 as 0). It
+// reads the body's keys only; a body that is not a map of distinct small
+// unsigned keys is decoded in full.
 func txBodyHasKey(tx []byte, k uint64) bool {
+	if major, n, indefinite, i, ok := cborHead(tx, 0); ok && major == 4 && (n > 0 || indefinite && i < len(tx) && tx[i] != 0xff) {
+		if has, decided := cborMapHasUintKey(tx, i, k); decided {
+			return has
+		}
+	}
+	has, _ := txBodyHasKeyDecoded(tx, k)
+	return has
+}
+
+// txBodyHasKeyDecoded is txBodyHasKey by decoding the transaction and its body.
+func txBodyHasKeyDecoded(tx []byte, k uint64) (bool, error) {
 	var parts []cbor.RawMessage
-	if _, err := cbor.Decode(tx, &parts); err != nil || len(parts) == 0 {
-		return false
+	if _, err := cbor.Decode(tx, &parts); err != nil {
+		return false, err
+	}
+	if len(parts) == 0 {
+		return false, errors.New("empty transaction array")
 	}
 	var m map[uint64]cbor.RawMessage
 	if _, err := cbor.Decode(parts[0], &m); err != nil {
-		return false
+		return false, err
 	}
 	_, ok := m[k]
-	return ok
+	return ok, nil
 }
 
 // deposit is db-sync's tx.deposit, deposits paid minus refunds received, when

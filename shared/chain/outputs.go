@@ -7,7 +7,7 @@ import (
 
 	"github.com/blinklabs-io/gouroboros/cbor"
 	"github.com/blinklabs-io/gouroboros/ledger/common"
-	"github.com/btcsuite/btcd/btcutil/bech32"
+	"golang.org/x/crypto/blake2b"
 )
 
 // output adds one transaction output (to tx_out or collateral_tx_out) with its
@@ -65,8 +65,11 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 		if c.addrViews == nil {
 			c.addrViews = map[string]string{}
 		}
-		view = addr.String()
-		if pointer {
+		if addr.Type() == common.AddressTypeByron {
+			view = addr.String()
+		} else {
+			// What addr.String gives, but from the bytes the row holds (a
+			// pointer's as on chain) and without encoding them again.
 			view = addressView(raw)
 		}
 		c.addrViews[string(raw)] = view
@@ -89,7 +92,7 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 		for _, name := range assets.Assets(policy) {
 			c.multiAsset(policy, name)
 			c.rows.Add(MaTxOut, c.hash, index, policy.Bytes(), name, c.slot,
-				fmt.Sprint(assets.Asset(policy, name)))
+				assets.Asset(policy, name).String())
 		}
 	}
 	return nil
@@ -104,7 +107,7 @@ func (c *txCtx) mint() {
 	for _, policy := range m.Policies() {
 		for _, name := range m.Assets(policy) {
 			c.multiAsset(policy, name)
-			c.rows.Add(MaTxMint, c.hash, policy.Bytes(), name, c.slot, fmt.Sprint(m.Asset(policy, name)))
+			c.rows.Add(MaTxMint, c.hash, policy.Bytes(), name, c.slot, m.Asset(policy, name).String())
 		}
 	}
 }
@@ -118,8 +121,21 @@ func (c *txCtx) multiAsset(policy common.Blake2b224, name []byte) {
 		return
 	}
 	c.assets[key] = struct{}{}
-	fp := common.NewAssetFingerprint(policy.Bytes(), name)
-	c.rows.Add(MultiAsset, policy.Bytes(), name, fp.String(), c.slot)
+	c.rows.Add(MultiAsset, policy.Bytes(), name, c.fingerprint(policy[:], name), c.slot)
+}
+
+// fingerprint is an asset's CIP-14 fingerprint, as gouroboros's
+// AssetFingerprint gives it: the bech32 "asset" text of the Blake2b-160 of
+// policy and name (one hash state per block).
+func (b *blockCtx) fingerprint(policy, name []byte) string {
+	if b.fpHash == nil {
+		b.fpHash, _ = blake2b.New(20, nil) // 20 is a valid size, no key
+	}
+	b.fpHash.Reset()
+	b.fpHash.Write(policy)
+	b.fpHash.Write(name)
+	var sum [20]byte
+	return bech32Encode("asset", b.fpHash.Sum(sum[:0]))
 }
 
 // withdrawals adds one row per withdrawn reward account.
@@ -149,16 +165,17 @@ func (c *txCtx) stakeAddress(cred common.Credential) string {
 	if cred.CredType == common.CredentialTypeScriptHash {
 		header = 0xf0
 	}
-	raw := append([]byte{header | c.net.NetworkID&0x0f}, cred.Credential.Bytes()...)
-	if view, ok := c.stakeViews[string(raw)]; ok {
+	var buf [29]byte
+	buf[0] = header | c.net.NetworkID&0x0f
+	copy(buf[1:], cred.Credential[:])
+	if view, ok := c.stakeViews[string(buf[:])]; ok {
 		return view
 	}
-	addr, err := common.NewAddressFromBytes(raw)
-	if err != nil {
-		// A 28-byte credential always makes a valid reward address.
-		return hex.EncodeToString(raw)
-	}
-	return c.stakeAddressFromBytes(cred, &addr)
+	// A 28-byte credential always makes a valid reward address: its bytes
+	// are these, its view their bech32 text (what NewAddressFromBytes and
+	// Address.String give).
+	raw := append([]byte(nil), buf[:]...)
+	return c.addStakeAddress(cred, raw, addressView(raw))
 }
 
 func (c *txCtx) stakeAddressFromBytes(cred common.Credential, addr *common.Address) string {
@@ -167,6 +184,14 @@ func (c *txCtx) stakeAddressFromBytes(cred common.Credential, addr *common.Addre
 		return view
 	}
 	view := addr.String()
+	if t := addr.Type(); t == common.AddressTypeNoneKey || t == common.AddressTypeNoneScript {
+		view = addressView(raw) // the same text, encoded once
+	}
+	return c.addStakeAddress(cred, raw, view)
+}
+
+// addStakeAddress records a reward address, its bytes and view, once per block.
+func (c *txCtx) addStakeAddress(cred common.Credential, raw []byte, view string) string {
 	if c.stakeViews == nil {
 		c.stakeViews = map[string]string{}
 	}
@@ -181,7 +206,7 @@ func (c *txCtx) stakeAddressFromBytes(cred common.Credential, addr *common.Addre
 
 // poolHash records a pool id and returns its raw bytes.
 func (c *txCtx) poolHash(h common.Blake2b224) []byte {
-	c.rows.Add(PoolHash, h.Bytes(), h.Bech32("pool"), c.slot)
+	c.rows.Add(PoolHash, h.Bytes(), bech32Encode("pool", h[:]), c.slot)
 	return h.Bytes()
 }
 
@@ -251,19 +276,19 @@ func outputHasDatumHash(raw []byte) bool {
 	return false
 }
 
-// addressView is the CIP-19 bech32 text of Shelley address bytes.
+// addressView is the CIP-19 bech32 text of Shelley address bytes, with
+// gouroboros's prefixes (Address.String): "stake" for reward addresses,
+// "addr" for the others, "_test" added off network 1.
 func addressView(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
 	hrp := "addr"
-	if raw[0]&0x0f != 1 {
-		hrp = "addr_test"
+	if t := raw[0] >> 4; t == common.AddressTypeNoneKey || t == common.AddressTypeNoneScript {
+		hrp = "stake"
 	}
-	data, err := bech32.ConvertBits(raw, 8, 5, true)
-	if err != nil {
-		return ""
+	if raw[0]&common.AddressHeaderNetworkMask != common.AddressNetworkMainnet {
+		hrp += "_test"
 	}
-	s, err := bech32.Encode(hrp, data)
-	if err != nil {
-		return ""
-	}
-	return s
+	return bech32Encode(hrp, raw)
 }
