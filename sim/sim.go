@@ -250,8 +250,9 @@ func (r *run) setup() error {
 	dlq := func(name string) string { return history[:strings.LastIndexByte(history, '/')+1] + name }
 	r.urls = map[Queue]lambdafn.QueueURLs{History: {URL: history, DLQ: dlq(names.HistoryDLQ)}, Tip: {URL: tip, DLQ: dlq(names.TipDLQ)}}
 	r.store = chaindb.New(r.env.DB, chaindb.Options{Logger: r.log, BackoffBase: 20 * time.Millisecond, BackoffMax: 500 * time.Millisecond})
+	// As deployed: history messages of one invocation written together.
 	h := &lambdafn.Handler{
-		Applier: &ingest.Applier{Net: Net, Store: r.store}, Logger: r.log,
+		Applier: &ingest.Applier{Net: Net, Store: r.store}, Logger: r.log, Combine: true,
 		Queue: lambdafn.SQSQueue{Client: r.q},
 		Queues: map[string]lambdafn.QueueURLs{
 			names.History: r.urls[History], names.Tip: r.urls[Tip],
