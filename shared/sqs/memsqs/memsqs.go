@@ -461,7 +461,9 @@ func (q *queue) find(handle string) *message {
 }
 
 // validHandle reports whether handle has the shape of one this server made.
-func validHandle(handle string) bool { return strings.HasPrefix(handle, "m-") && strings.Contains(handle, "#") }
+func validHandle(handle string) bool {
+	return strings.HasPrefix(handle, "m-") && strings.Contains(handle, "#")
+}
 
 func (s *Server) deleteLocked(q *queue, handle string) error {
 	if !validHandle(handle) {
