@@ -1,8 +1,6 @@
 package sim_test
 
 import (
-	"context"
-	"database/sql"
 	"flag"
 	"fmt"
 	"io"
@@ -54,7 +52,7 @@ func TestSimulation(t *testing.T) {
 	_, cfg := srv.Open(t)
 	env.Proxy = toxitest.Start(t, cfg.Addr)
 	cfg.Addr = env.Proxy.Addr()
-	env.DB = open(t, cfg)
+	env.DB = dbtest.OpenConfig(t, cfg)
 	env.Ref, _ = srv.Open(t)
 	if os.Getenv("NECTAR_TEST_LOG") != "" {
 		env.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -102,21 +100,4 @@ func sum(m map[string]int) int {
 		n += v
 	}
 	return n
-}
-
-func open(tb testing.TB, cfg *mysql.Config) *sql.DB {
-	tb.Helper()
-	conn, err := mysql.NewConnector(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db := sql.OpenDB(conn)
-	db.SetMaxOpenConns(8)
-	tb.Cleanup(func() { db.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	return db
 }

@@ -299,17 +299,25 @@ var droppedPools sync.Map
 
 func (s Server) connect(tb testing.TB, database string) *sql.DB {
 	tb.Helper()
-	conn, err := mysql.NewConnector(s.Config(tb, database))
+	return OpenConfig(tb, s.Config(tb, database))
+}
+
+// OpenConfig opens a pool with cfg (a Server's Config, perhaps pointed at a
+// proxy), checks that it connects, and closes it when the test ends.
+func OpenConfig(tb testing.TB, cfg *mysql.Config) *sql.DB {
+	tb.Helper()
+	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		tb.Fatalf("%s: connector: %v", s.Name, err)
+		tb.Fatalf("connector for %s: %v", cfg.Addr, err)
 	}
 	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(8)
 	db.SetConnMaxLifetime(5 * time.Minute)
+	tb.Cleanup(func() { db.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
-		tb.Fatalf("%s at %s:%s: %v", s.Name, s.Host, s.Port, err)
+		tb.Fatalf("%s: %v", cfg.Addr, err)
 	}
 	return db
 }
