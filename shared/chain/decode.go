@@ -219,8 +219,7 @@ func mapBlock(net Network, blockType uint, era Era, raw []byte, blk ledger.Block
 			return nil, fmt.Errorf("tx %d (%x): %w", i, c.hash, err)
 		}
 	}
-	d.Rows.Dedup()
-	if err := d.assignIDs(); err != nil {
+	if err := d.assignIDs(); err != nil { // drops repeated rows too
 		return nil, err
 	}
 	return d, nil

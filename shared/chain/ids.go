@@ -1,12 +1,12 @@
 package chain
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 
-	"github.com/blinklabs-io/gouroboros/ledger/common"
+	"golang.org/x/crypto/blake2b"
 )
 
 // Chain-position ids. db-sync's users join on surrogate ids (tx.id =
@@ -47,11 +47,12 @@ type Ref struct {
 }
 
 // txIDColumn names, per table, the column holding the owning transaction's
-// id, and ownerColumn the column holding its hash. Tables without an owner
-// (block, shared tables) have none.
+// id, ownerColumn the column holding its hash, ownerIndex that column's
+// position. Tables without an owner (block, shared tables) have none.
 var (
 	ownerColumn = map[TableID]string{}
 	txIDColumn  = map[TableID]string{}
+	ownerIndex  [NumTables]int
 )
 
 // refs lists the computed reference columns of each table, after id and the
@@ -95,7 +96,7 @@ func computedColumns(t TableID) []string {
 		if slices.Contains(tab.Columns, "tx_in_hash") {
 			owner, id = "tx_in_hash", "tx_in_id"
 		}
-		ownerColumn[t], txIDColumn[t] = owner, id
+		ownerColumn[t], txIDColumn[t], ownerIndex[t] = owner, id, slices.Index(tab.Columns, owner)
 		cols = []string{"id", id}
 	}
 	for _, r := range refs[t] {
@@ -113,7 +114,12 @@ func KeyID(t TableID, key ...any) int64 {
 	for _, v := range key {
 		b = appendKeyValue(b, v)
 	}
-	h := common.Blake2b256Hash(b)
+	return hashID(b)
+}
+
+// hashID is the first 63 bits of the Blake2b-256 of b.
+func hashID(b []byte) int64 {
+	h := blake2b.Sum256(b)
 	return int64(binary.BigEndian.Uint64(h[:8]) >> 1)
 }
 
@@ -139,9 +145,33 @@ func colIndex(t TableID, name string) int {
 	return i
 }
 
-// assignIDs orders the block's per-transaction rows (transaction order,
-// then key order: map iteration in the decoder must not change ids) and
-// appends every computed column to every row.
+// refTarget marks the tables some reference column points at.
+var refTarget = func() (m [NumTables]bool) {
+	for _, rs := range refs {
+		for _, r := range rs {
+			m[r.Table] = true
+		}
+	}
+	return m
+}()
+
+// keyedRow is a row with its encoded key (see Key) and, for a
+// per-transaction row, its transaction's position in the block.
+type keyedRow struct {
+	row []any
+	key []byte
+	tx  uint64
+}
+
+func cmpKeyed(a, b keyedRow) int { return bytes.Compare(a.key, b.key) }
+
+// assignIDs drops rows whose key repeats an earlier row of their table (as
+// Rows.Dedup), orders the block's rows (per-transaction rows in transaction
+// order, then key order; shared rows in key order: map iteration in the
+// decoder must not change ids) and appends every computed column to every
+// row. Each row's key is encoded once; the decoder adds a transaction's rows
+// together, so only rows within one transaction are sorted, and only when
+// they are out of order.
 func (d *Decoded) assignIDs() error {
 	if d.Slot > MaxIDSlot {
 		return fmt.Errorf("slot %d is beyond the ids' range (%d)", d.Slot, uint64(MaxIDSlot))
@@ -159,8 +189,20 @@ func (d *Decoded) assignIDs() error {
 		}
 		rows[Block][0] = append(r, blockID, leader)
 	}
-	txIndex := map[string]uint64{}
-	txID := map[string]int64{}
+	if len(rows[Tx]) > 1 {
+		seen := make(map[string]struct{}, len(rows[Tx]))
+		out := rows[Tx][:0]
+		for _, r := range rows[Tx] {
+			if _, dup := seen[string(r[0].([]byte))]; !dup {
+				seen[string(r[0].([]byte))] = struct{}{}
+				out = append(out, r)
+			}
+		}
+		clear(rows[Tx][len(out):])
+		rows[Tx] = out
+	}
+	txIndex := make(map[string]uint64, len(rows[Tx]))
+	txID := make(map[string]int64, len(rows[Tx]))
 	slices.SortFunc(rows[Tx], func(a, b []any) int { return cmpU(a[3].(uint64), b[3].(uint64)) })
 	for i, r := range rows[Tx] {
 		h := string(r[0].([]byte))
@@ -172,79 +214,107 @@ func (d *Decoded) assignIDs() error {
 			return fmt.Errorf("block has more than %d transactions", 1<<IDOrdinalBits)
 		}
 	}
-	// ids of per-transaction rows by key, for references within the block
-	// (ma_tx_out → tx_out, pool_owner → pool_update).
-	byKey := map[TableID]map[string]int64{}
+	// Ids by key of the rows that reference columns point at: within the
+	// block for per-transaction rows (ma_tx_out → tx_out, pool_owner →
+	// pool_update), and shared rows' KeyIDs, computed once.
+	var byKey [NumTables]map[string]int64
+	var arena, scratch []byte
+	var ks []keyedRow
 	for t := range NumTables {
 		tab := Tables[t]
-		if t == Block || t == Tx || tab.Shared || len(rows[t]) == 0 {
+		if t == Block || t == Tx || len(rows[t]) == 0 {
 			continue
 		}
-		owner := colIndex(t, ownerColumn[t])
-		keys := make(map[*any]string, len(rows[t]))
+		ks = ks[:0]
+		inTxOrder := true
+		var owner int
+		if !tab.Shared {
+			owner = ownerIndex[t]
+		}
 		for _, r := range rows[t] {
-			keys[&r[0]] = Key(t, r)
-		}
-		slices.SortStableFunc(rows[t], func(a, b []any) int {
-			if c := cmpU(txIndex[string(a[owner].([]byte))], txIndex[string(b[owner].([]byte))]); c != 0 {
-				return c
+			n := len(arena)
+			for _, i := range keyIndex[t] {
+				arena = appendKeyValue(arena, r[i])
 			}
-			return strings.Compare(keys[&a[0]], keys[&b[0]])
-		})
-		if len(rows[t]) > 1<<IDOrdinalBits {
-			return fmt.Errorf("block has %d %s rows, more than %d", len(rows[t]), tab.Name, 1<<IDOrdinalBits)
-		}
-		m := make(map[string]int64, len(rows[t]))
-		for i, r := range rows[t] {
-			id := PositionID(d.Slot, i)
-			m[keys[&r[0]]] = id
-			tid, ok := txID[string(r[owner].([]byte))]
-			if !ok {
-				return fmt.Errorf("%s row of a transaction not in the block", tab.Name)
+			k := keyedRow{row: r, key: arena[n:len(arena):len(arena)]}
+			if !tab.Shared {
+				k.tx = txIndex[string(r[owner].([]byte))]
+				inTxOrder = inTxOrder && (len(ks) == 0 || ks[len(ks)-1].tx <= k.tx)
 			}
-			rows[t][i] = append(r, id, tid)
+			ks = append(ks, k)
 		}
-		byKey[t] = m
-	}
-	for t := range NumTables {
-		if Tables[t].Shared {
-			// Key order (map iteration in the decoder must not show).
-			keys := make(map[*any]string, len(rows[t]))
-			for _, r := range rows[t] {
-				keys[&r[0]] = Key(t, r)
+		if !inTxOrder {
+			slices.SortStableFunc(ks, func(a, b keyedRow) int { return cmpU(a.tx, b.tx) })
+		}
+		// Key order within each transaction (every row of a shared table
+		// counts as one transaction's): a stable sort, so that of rows with
+		// one key the first added comes first and is the one kept.
+		for lo := 0; lo < len(ks); {
+			hi := lo + 1
+			for hi < len(ks) && ks[hi].tx == ks[lo].tx {
+				hi++
 			}
-			slices.SortFunc(rows[t], func(a, b []any) int { return strings.Compare(keys[&a[0]], keys[&b[0]]) })
-			for i, r := range rows[t] {
-				rows[t][i] = append(r, KeyID(t, keyValues(t, r)...))
+			if seg := ks[lo:hi]; !slices.IsSortedFunc(seg, cmpKeyed) {
+				slices.SortStableFunc(seg, cmpKeyed)
+			}
+			lo = hi
+		}
+		out := ks[:0]
+		for _, k := range ks {
+			if len(out) > 0 && bytes.Equal(out[len(out)-1].key, k.key) {
+				continue
+			}
+			out = append(out, k)
+		}
+		if !tab.Shared && len(out) > 1<<IDOrdinalBits {
+			return fmt.Errorf("block has %d %s rows, more than %d", len(out), tab.Name, 1<<IDOrdinalBits)
+		}
+		if refTarget[t] {
+			byKey[t] = make(map[string]int64, len(out))
+		}
+		for i, k := range out {
+			var id int64
+			if tab.Shared {
+				scratch = append(append(scratch[:0], tab.Name...), k.key...)
+				id = hashID(scratch)
+				rows[t][i] = append(k.row, id)
+			} else {
+				id = PositionID(d.Slot, i)
+				tid, ok := txID[string(k.row[owner].([]byte))]
+				if !ok {
+					return fmt.Errorf("%s row of a transaction not in the block", tab.Name)
+				}
+				rows[t][i] = append(k.row, id, tid)
+			}
+			if byKey[t] != nil {
+				byKey[t][string(k.key)] = id
 			}
 		}
+		clear(rows[t][len(out):])
+		rows[t] = rows[t][:len(out)]
 	}
 	for t := range NumTables {
 		for _, ref := range refs[t] {
-			from := make([]int, len(ref.From))
-			for i, c := range ref.From {
-				from[i] = colIndex(t, c)
-			}
+			from := refFrom[t][ref.Column]
+			shared := Tables[ref.Table].Shared
 			for i, r := range rows[t] {
-				vals := make([]any, len(from))
 				var id any
 				null := false
-				for j, k := range from {
-					vals[j] = r[k]
-					null = null || r[k] == nil
+				scratch = scratch[:0]
+				if shared {
+					scratch = append(scratch, Tables[ref.Table].Name...)
 				}
-				switch {
+				n := len(scratch)
+				for _, k := range from {
+					null = null || r[k] == nil
+					scratch = appendKeyValue(scratch, r[k])
+				}
+				switch x, ok := byKey[ref.Table][string(scratch[n:])]; {
 				case null:
-				case Tables[ref.Table].Shared:
-					id = KeyID(ref.Table, vals...)
-				default:
-					var b []byte
-					for _, v := range vals {
-						b = appendKeyValue(b, v)
-					}
-					if x, ok := byKey[ref.Table][string(b)]; ok {
-						id = x
-					}
+				case ok:
+					id = x
+				case shared:
+					id = hashID(scratch)
 				}
 				rows[t][i] = append(r, id)
 			}
@@ -260,13 +330,19 @@ func (d *Decoded) assignIDs() error {
 	return nil
 }
 
-func keyValues(t TableID, r []any) []any {
-	out := make([]any, len(keyIndex[t]))
-	for i, k := range keyIndex[t] {
-		out[i] = r[k]
+// refFrom holds, per table and reference column, the positions of the
+// columns its id is found by.
+var refFrom = func() (m [NumTables]map[string][]int) {
+	for t, rs := range refs {
+		m[t] = map[string][]int{}
+		for _, r := range rs {
+			for _, c := range r.From {
+				m[t][r.Column] = append(m[t][r.Column], colIndex(t, c))
+			}
+		}
 	}
-	return out
-}
+	return m
+}()
 
 func cmpU(a, b uint64) int {
 	switch {

@@ -161,9 +161,13 @@ func init() {
 // decimals) or []byte.
 type Rows [NumTables][][]any
 
-// Add appends one row to table t. The number of values must match the table's columns.
+// Add appends one row to table t. The number of values must match the
+// table's columns, but for the computed ones (assignIDs appends those: the
+// row has room for them).
 func (r *Rows) Add(t TableID, values ...any) {
-	r[t] = append(r[t], values)
+	row := make([]any, len(values), max(len(values), len(Tables[t].Columns)))
+	copy(row, values)
+	r[t] = append(r[t], row)
 }
 
 // Append adds every row of o to r.
