@@ -1,7 +1,5 @@
 package chain
 
-import "strings"
-
 // bech32Charset is BIP-173's alphabet of 5-bit groups.
 const bech32Charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
@@ -29,9 +27,12 @@ func bech32Step(chk uint32, v byte) uint32 {
 // DReps and CIP-14 fingerprints), in one pass and one allocation. It puts
 // no limit on the length, as Encode does not.
 func bech32Encode(hrp string, data []byte) string {
-	groups := (len(data)*8 + 4) / 5
-	var sb strings.Builder
-	sb.Grow(len(hrp) + 1 + groups + 6)
+	n := len(hrp) + 1 + (len(data)*8+4)/5 + 6
+	var stack [128]byte
+	out := stack[:0]
+	if n > len(stack) {
+		out = make([]byte, 0, n)
+	}
 	chk := uint32(1)
 	for i := 0; i < len(hrp); i++ {
 		chk = bech32Step(chk, hrp[i]>>5)
@@ -40,8 +41,7 @@ func bech32Encode(hrp string, data []byte) string {
 	for i := 0; i < len(hrp); i++ {
 		chk = bech32Step(chk, hrp[i]&31)
 	}
-	sb.WriteString(hrp)
-	sb.WriteByte('1')
+	out = append(append(out, hrp...), '1')
 	var acc uint32
 	bits := 0
 	for _, b := range data {
@@ -51,20 +51,20 @@ func bech32Encode(hrp string, data []byte) string {
 			bits -= 5
 			v := byte(acc>>bits) & 31
 			chk = bech32Step(chk, v)
-			sb.WriteByte(bech32Charset[v])
+			out = append(out, bech32Charset[v])
 		}
 	}
 	if bits > 0 {
 		v := byte(acc<<(5-bits)) & 31
 		chk = bech32Step(chk, v)
-		sb.WriteByte(bech32Charset[v])
+		out = append(out, bech32Charset[v])
 	}
 	for range 6 {
 		chk = bech32Step(chk, 0)
 	}
 	chk ^= 1
 	for i := range 6 {
-		sb.WriteByte(bech32Charset[chk>>(5*(5-i))&31])
+		out = append(out, bech32Charset[chk>>(5*(5-i))&31])
 	}
-	return sb.String()
+	return string(out)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash"
 	"math/big"
+	"strconv"
 
 	"github.com/blinklabs-io/gouroboros/cbor"
 	"github.com/blinklabs-io/gouroboros/ledger"
@@ -137,12 +138,14 @@ type blockCtx struct {
 	net        Network
 	era        Era
 	slot       uint64
+	slotVal    any // slot, boxed once for all the block's rows (slotV)
 	blockHash  []byte
 	protoMajor uint64
 	rows       *Rows
 	// per-block caches, allocated on first use: shared rows are written once
 	// per block and bech32 views computed once (they dominate the mapping's cost).
-	assets     map[string]struct{}
+	assets     map[string]struct{} // policy and name
+	assetKey   []byte
 	stakeViews map[string]string
 	addrViews  map[string]string
 	fpHash     hash.Hash // Blake2b-160 of CIP-14 fingerprints
@@ -151,9 +154,27 @@ type blockCtx struct {
 // txCtx carries what every row of one transaction needs.
 type txCtx struct {
 	*blockCtx
-	tx   common.Transaction
-	body common.TransactionBody
-	hash []byte
+	tx      common.Transaction
+	body    common.TransactionBody
+	hash    []byte
+	hashVal any // hash, boxed once for all the transaction's rows (hashV)
+}
+
+// slotV is the block's slot as a row value. Every row holds it: boxed once,
+// not once per row.
+func (b *blockCtx) slotV() any {
+	if b.slotVal == nil {
+		b.slotVal = b.slot
+	}
+	return b.slotVal
+}
+
+// hashV is the transaction's hash as a row value, boxed once.
+func (c *txCtx) hashV() any {
+	if c.hashVal == nil {
+		c.hashVal = c.hash
+	}
+	return c.hashVal
 }
 
 func mapBlock(net Network, blockType uint, era Era, raw []byte, blk ledger.Block) (*Decoded, error) {
@@ -244,7 +265,7 @@ func (c *txCtx) mapTx(blockIndex uint64) error {
 	var fee, deposit any = nil, "0"
 	if c.era.HasFeeField() {
 		if f := c.body.Fee(); f != nil {
-			fee = f.String()
+			fee = decimal(f)
 		}
 		deposit = c.deposit()
 	}
@@ -253,7 +274,7 @@ func (c *txCtx) mapTx(blockIndex uint64) error {
 	if d := c.body.Donation(); d != nil {
 		donation = d.String()
 	}
-	c.rows.Add(Tx, c.hash, c.blockHash, c.slot, blockIndex, outSum.String(), fee, deposit,
+	c.rows.Add(Tx, c.hashV(), c.blockHash, c.slotV(), blockIndex, decimal(outSum), fee, deposit,
 		c.size(), invalidBefore, invalidHereafter, true, c.scriptSize(), c.totalCollateral(), donation)
 
 	c.inputs(TxIn, c.body.Inputs())
@@ -303,7 +324,7 @@ func (c *txCtx) mapInvalidTx(blockIndex uint64) error {
 	totalCollateral := c.totalCollateral()
 	invalidBefore, invalidHereafter := c.validityInterval()
 	// The fee is the collateral taken; deposits and the donation never happen.
-	c.rows.Add(Tx, c.hash, c.blockHash, c.slot, blockIndex, outSum, totalCollateral, "0",
+	c.rows.Add(Tx, c.hashV(), c.blockHash, c.slotV(), blockIndex, outSum, totalCollateral, "0",
 		c.size(), invalidBefore, invalidHereafter, false, c.scriptSize(), totalCollateral, "0")
 	c.inputs(TxIn, c.body.Collateral())
 	if ret != nil {
@@ -439,8 +460,17 @@ func (c *txCtx) deposit() any {
 func (c *txCtx) inputs(t TableID, ins []common.TransactionInput) {
 	for _, in := range ins {
 		id := in.Id()
-		c.rows.Add(t, c.hash, id.Bytes(), uint64(in.Index()), c.slot)
+		c.rows.Add(t, c.hashV(), id.Bytes(), uint64(in.Index()), c.slotV())
 	}
+}
+
+// decimal is x's decimal text, as x.String() gives it, without big.Int's
+// formatting where the value fits in an int64.
+func decimal(x *big.Int) string {
+	if x != nil && x.IsInt64() {
+		return strconv.FormatInt(x.Int64(), 10)
+	}
+	return x.String()
 }
 
 func nullBytes(b []byte) any {

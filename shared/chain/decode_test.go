@@ -2,6 +2,8 @@ package chain
 
 import (
 	"encoding/hex"
+	"math"
+	"math/big"
 	"testing"
 )
 
@@ -22,5 +24,18 @@ func TestDecodeAllFixtureBlocks(t *testing.T) {
 				t.Errorf("tx rows %d, want %d", got, fb.Counts["txs"])
 			}
 		})
+	}
+}
+
+func TestDecimal(t *testing.T) {
+	huge, _ := new(big.Int).SetString("-340282366920938463463374607431768211456", 10)
+	tests := []*big.Int{
+		nil, big.NewInt(0), big.NewInt(7), big.NewInt(-1), big.NewInt(math.MaxInt64), big.NewInt(math.MinInt64),
+		new(big.Int).SetUint64(math.MaxUint64), huge,
+	}
+	for _, x := range tests {
+		if got, want := decimal(x), x.String(); got != want {
+			t.Errorf("decimal(%v) = %s, want %s", x, got, want)
+		}
 	}
 }

@@ -2,9 +2,11 @@ package chain
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
 
 	"golang.org/x/crypto/blake2b"
 )
@@ -161,9 +163,15 @@ type keyedRow struct {
 	row []any
 	key []byte
 	tx  uint64
+	pos int // as added: of rows with one key, the first added is kept
 }
 
-func cmpKeyed(a, b keyedRow) int { return bytes.Compare(a.key, b.key) }
+func cmpKeyed(a, b keyedRow) int {
+	if c := bytes.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.pos, b.pos)
+}
 
 // assignIDs drops rows whose key repeats an earlier row of their table (as
 // Rows.Dedup), orders the block's rows (per-transaction rows in transaction
@@ -218,8 +226,10 @@ func (d *Decoded) assignIDs() error {
 	// block for per-transaction rows (ma_tx_out → tx_out, pool_owner →
 	// pool_update), and shared rows' KeyIDs, computed once.
 	var byKey [NumTables]map[string]int64
-	var arena, scratch []byte
-	var ks []keyedRow
+	buf := idBuffers.Get().(*idBuffer)
+	defer buf.put()
+	arena, scratch, ks := buf.arena[:0], buf.scratch[:0], buf.rows[:0]
+	defer func() { buf.arena, buf.scratch, buf.rows = arena, scratch, ks }()
 	for t := range NumTables {
 		tab := Tables[t]
 		if t == Block || t == Tx || len(rows[t]) == 0 {
@@ -236,7 +246,7 @@ func (d *Decoded) assignIDs() error {
 			for _, i := range keyIndex[t] {
 				arena = appendKeyValue(arena, r[i])
 			}
-			k := keyedRow{row: r, key: arena[n:len(arena):len(arena)]}
+			k := keyedRow{row: r, key: arena[n:len(arena):len(arena)], pos: len(ks)}
 			if !tab.Shared {
 				k.tx = txIndex[string(r[owner].([]byte))]
 				inTxOrder = inTxOrder && (len(ks) == 0 || ks[len(ks)-1].tx <= k.tx)
@@ -244,10 +254,15 @@ func (d *Decoded) assignIDs() error {
 			ks = append(ks, k)
 		}
 		if !inTxOrder {
-			slices.SortStableFunc(ks, func(a, b keyedRow) int { return cmpU(a.tx, b.tx) })
+			slices.SortFunc(ks, func(a, b keyedRow) int {
+				if c := cmpU(a.tx, b.tx); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.pos, b.pos)
+			})
 		}
 		// Key order within each transaction (every row of a shared table
-		// counts as one transaction's): a stable sort, so that of rows with
+		// counts as one transaction's), then the order added: of rows with
 		// one key the first added comes first and is the one kept.
 		for lo := 0; lo < len(ks); {
 			hi := lo + 1
@@ -255,7 +270,7 @@ func (d *Decoded) assignIDs() error {
 				hi++
 			}
 			if seg := ks[lo:hi]; !slices.IsSortedFunc(seg, cmpKeyed) {
-				slices.SortStableFunc(seg, cmpKeyed)
+				slices.SortFunc(seg, cmpKeyed)
 			}
 			lo = hi
 		}
@@ -328,6 +343,20 @@ func (d *Decoded) assignIDs() error {
 		}
 	}
 	return nil
+}
+
+// idBuffer is assignIDs' working memory, reused across blocks: the keys are
+// not kept (maps copy them), the rows are let go.
+type idBuffer struct {
+	arena, scratch []byte
+	rows           []keyedRow
+}
+
+var idBuffers = sync.Pool{New: func() any { return new(idBuffer) }}
+
+func (b *idBuffer) put() {
+	clear(b.rows[:cap(b.rows)])
+	idBuffers.Put(b)
 }
 
 // refFrom holds, per table and reference column, the positions of the

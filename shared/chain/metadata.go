@@ -56,7 +56,7 @@ func (c *txCtx) metadata() error {
 		if j, ok := MetadataJSON(v); ok {
 			text = j
 		}
-		c.rows.Add(TxMetadata, c.hash, strconv.FormatUint(label, 10), c.slot, text, metadataEntryCbor(label, raw))
+		c.rows.Add(TxMetadata, c.hashV(), strconv.FormatUint(label, 10), c.slotV(), text, metadataEntryCbor(label, raw))
 	}
 	return nil
 }

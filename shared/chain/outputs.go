@@ -44,7 +44,7 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 		addr.Type() != common.AddressTypeNoneKey
 	value := "0"
 	if a := o.Amount(); a != nil {
-		value = a.String()
+		value = decimal(a)
 	}
 	// data_hash is db-sync's: the datum hash of the output, for an inline
 	// datum too (its hash); inline_datum_hash is set for inline datums only.
@@ -74,25 +74,27 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 		}
 		c.addrViews[string(raw)] = view
 	}
-	row := []any{c.hash, index, c.slot, view, raw, hasScript, paymentCred, stakeCred, stakeView,
-		value, dataHash, inlineHash, refScript}
 	assets := o.Assets()
+	indexVal := any(index) // boxed once for the output's rows
 	if t == CollateralTxOut {
-		row = append(row, assetsDescr(assets))
-		c.rows.Add(t, row...)
+		c.rows.Add(t, c.hashV(), indexVal, c.slotV(), view, raw, hasScript, paymentCred, stakeCred, stakeView,
+			value, dataHash, inlineHash, refScript, assetsDescr(assets))
 		return nil
 	}
-	c.rows.Add(t, row...)
+	c.rows.Add(t, c.hashV(), indexVal, c.slotV(), view, raw, hasScript, paymentCred, stakeCred, stakeView,
+		value, dataHash, inlineHash, refScript)
 	if assets == nil {
 		return nil
 	}
 	// gouroboros drops zero-quantity assets while decoding, as the ledger does
 	// before protocol version 9 (and rejects them from 9 on): none becomes a row.
 	for _, policy := range assets.Policies() {
+		policyVal := any(policy.Bytes())
 		for _, name := range assets.Assets(policy) {
-			c.multiAsset(policy, name)
-			c.rows.Add(MaTxOut, c.hash, index, policy.Bytes(), name, c.slot,
-				assets.Asset(policy, name).String())
+			nameVal := any(name)
+			c.multiAsset(policyVal, nameVal)
+			c.rows.Add(MaTxOut, c.hashV(), indexVal, policyVal, nameVal, c.slotV(),
+				decimal(assets.Asset(policy, name)))
 		}
 	}
 	return nil
@@ -105,23 +107,28 @@ func (c *txCtx) mint() {
 		return
 	}
 	for _, policy := range m.Policies() {
+		policyVal := any(policy.Bytes())
 		for _, name := range m.Assets(policy) {
-			c.multiAsset(policy, name)
-			c.rows.Add(MaTxMint, c.hash, policy.Bytes(), name, c.slot, m.Asset(policy, name).String())
+			nameVal := any(name)
+			c.multiAsset(policyVal, nameVal)
+			c.rows.Add(MaTxMint, c.hashV(), policyVal, nameVal, c.slotV(), decimal(m.Asset(policy, name)))
 		}
 	}
 }
 
-func (c *txCtx) multiAsset(policy common.Blake2b224, name []byte) {
-	key := string(policy[:]) + string(name)
+// multiAsset adds an asset's multi_asset row, once per block. policy and
+// name hold []byte: the values the rows that name the asset share.
+func (c *txCtx) multiAsset(policy, name any) {
+	p, n := policy.([]byte), name.([]byte)
+	c.assetKey = append(append(c.assetKey[:0], p...), n...)
+	if _, seen := c.assets[string(c.assetKey)]; seen {
+		return
+	}
 	if c.assets == nil {
 		c.assets = map[string]struct{}{}
 	}
-	if _, seen := c.assets[key]; seen {
-		return
-	}
-	c.assets[key] = struct{}{}
-	c.rows.Add(MultiAsset, policy.Bytes(), name, c.fingerprint(policy[:], name), c.slot)
+	c.assets[string(c.assetKey)] = struct{}{}
+	c.rows.Add(MultiAsset, policy, name, c.fingerprint(p, n), c.slotV())
 }
 
 // fingerprint is an asset's CIP-14 fingerprint, as gouroboros's
@@ -153,7 +160,7 @@ func (c *txCtx) withdrawals() error {
 		if amount != nil {
 			amt = amount.String()
 		}
-		c.rows.Add(Withdrawal, c.hash, view, c.slot, amt)
+		c.rows.Add(Withdrawal, c.hashV(), view, c.slotV(), amt)
 	}
 	return nil
 }
@@ -200,13 +207,13 @@ func (c *txCtx) addStakeAddress(cred common.Credential, raw []byte, view string)
 	if cred.CredType == common.CredentialTypeScriptHash {
 		scriptHash = cred.Credential.Bytes()
 	}
-	c.rows.Add(StakeAddress, view, raw, scriptHash, c.slot)
+	c.rows.Add(StakeAddress, view, raw, scriptHash, c.slotV())
 	return view
 }
 
 // poolHash records a pool id and returns its raw bytes.
 func (c *txCtx) poolHash(h common.Blake2b224) []byte {
-	c.rows.Add(PoolHash, h.Bytes(), bech32Encode("pool", h[:]), c.slot)
+	c.rows.Add(PoolHash, h.Bytes(), bech32Encode("pool", h[:]), c.slotV())
 	return h.Bytes()
 }
 

@@ -56,7 +56,7 @@ func (c *txCtx) witnesses() error {
 		}
 	}
 	for _, h := range c.body.RequiredSigners() {
-		c.rows.Add(ExtraKeyWitness, c.hash, h.Bytes(), c.slot)
+		c.rows.Add(ExtraKeyWitness, c.hashV(), h.Bytes(), c.slotV())
 	}
 	return c.auxScripts()
 }
@@ -120,7 +120,7 @@ func (c *txCtx) redeemers(rs common.TransactionWitnessRedeemers) error {
 		}
 		hash := common.Blake2b256Hash(data)
 		script, outHash, outIndex := c.redeemerTarget(key.Tag, uint64(key.Index))
-		c.rows.Add(Redeemer, c.hash, purpose, uint64(key.Index), c.slot,
+		c.rows.Add(Redeemer, c.hashV(), purpose, uint64(key.Index), c.slotV(),
 			uint64(val.ExUnits.Memory), uint64(val.ExUnits.Steps), hash.Bytes(), data, script, outHash, outIndex)
 	}
 	return nil
@@ -167,7 +167,7 @@ func (c *txCtx) addDatum(d *common.Datum) []byte {
 		return nil
 	}
 	h := common.Blake2b256Hash(raw)
-	c.rows.Add(Datum, h.Bytes(), c.slot, raw)
+	c.rows.Add(Datum, h.Bytes(), c.slotV(), raw)
 	return h.Bytes()
 }
 
@@ -205,10 +205,10 @@ func (c *txCtx) addScript(s common.Script) []byte {
 		if j, err := timelockJSON(raw); err == nil {
 			js = j
 		}
-		c.rows.Add(Script, h.Bytes(), typ, c.slot, js, nil, nil, raw)
+		c.rows.Add(Script, h.Bytes(), typ, c.slotV(), js, nil, nil, raw)
 		return h.Bytes()
 	}
-	c.rows.Add(Script, h.Bytes(), typ, c.slot, nil, uint64(len(raw)), raw, nil)
+	c.rows.Add(Script, h.Bytes(), typ, c.slotV(), nil, uint64(len(raw)), raw, nil)
 	return h.Bytes()
 }
 
