@@ -99,7 +99,7 @@ func (s Server) Config(tb testing.TB, database string) *mysql.Config {
 // pooled database taken, Open creates a fresh one and drops it at the end.
 func (s Server) Open(tb testing.TB) (*sql.DB, *mysql.Config) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	admin := s.connect(tb, "")
 	lock, err := admin.Conn(ctx)
@@ -155,11 +155,11 @@ func (s Server) Open(tb testing.TB) (*sql.DB, *mysql.Config) {
 			tb.Fatalf("%s: migrate: %v", s.Name, err)
 		}
 		if pooled {
-			want = shape(ctx, tb, admin, name)
-			if _, err := db.ExecContext(ctx, "CREATE TABLE "+shapeTable+" (shape VARCHAR(64) NOT NULL)"); err != nil {
+			want = shape(mctx, tb, admin, name)
+			if _, err := db.ExecContext(mctx, "CREATE TABLE "+shapeTable+" (shape VARCHAR(64) NOT NULL)"); err != nil {
 				tb.Fatalf("%s: %v", s.Name, err)
 			}
-			if _, err := db.ExecContext(ctx, "INSERT INTO "+shapeTable+" VALUES (?)", want); err != nil {
+			if _, err := db.ExecContext(mctx, "INSERT INTO "+shapeTable+" VALUES (?)", want); err != nil {
 				tb.Fatalf("%s: %v", s.Name, err)
 			}
 		}
