@@ -144,8 +144,9 @@ type blockCtx struct {
 	rows       *Rows
 	// per-block caches, allocated on first use: shared rows are written once
 	// per block and bech32 views computed once (they dominate the mapping's cost).
-	assets     map[string]struct{} // policy and name
+	assets     map[string]any // by policy and name: the name's row value
 	assetKey   []byte
+	policies   map[common.Blake2b224]any
 	stakeViews map[string]string
 	addrViews  map[string]string
 	fpHash     hash.Hash // Blake2b-160 of CIP-14 fingerprints
@@ -158,6 +159,28 @@ type txCtx struct {
 	body    common.TransactionBody
 	hash    []byte
 	hashVal any // hash, boxed once for all the transaction's rows (hashV)
+	// gouroboros builds these on every call (the CBOR from its parts, the
+	// witness set copied into an interface): read once per transaction.
+	txCbor       []byte
+	witnessSet   common.TransactionWitnessSet
+	witnessesSet bool
+	sortedInputs []common.TransactionInput // the ledger's order, for spend redeemers
+}
+
+// cbor is the transaction's CBOR, as tx.Cbor gives it.
+func (c *txCtx) cbor() []byte {
+	if c.txCbor == nil {
+		c.txCbor = c.tx.Cbor()
+	}
+	return c.txCbor
+}
+
+// witnessesOf is the transaction's witness set, as tx.Witnesses gives it.
+func (c *txCtx) witnessesOf() common.TransactionWitnessSet {
+	if !c.witnessesSet {
+		c.witnessSet, c.witnessesSet = c.tx.Witnesses(), true
+	}
+	return c.witnessSet
 }
 
 // slotV is the block's slot as a row value. Every row holds it: boxed once,
@@ -363,7 +386,7 @@ func (c *txCtx) totalCollateral() any {
 // validityInterval returns invalid_before and invalid_hereafter, nil when the
 // body leaves a bound out (an explicit lower bound of 0 is 0, as in db-sync).
 func (c *txCtx) validityInterval() (before, hereafter any) {
-	if v := c.body.ValidityIntervalStart(); v != 0 || (c.era >= EraAllegra && txBodyHasKey(c.tx.Cbor(), 8)) {
+	if v := c.body.ValidityIntervalStart(); v != 0 || (c.era >= EraAllegra && txBodyHasKey(c.cbor(), 8)) {
 		before = v
 	}
 	if v, ok := common.TransactionValidityIntervalUpperBound(c.body); ok {
@@ -382,9 +405,9 @@ func (c *txCtx) size() uint64 {
 	if c.era >= EraAlonzo {
 		// The ledger's sizeTxF (toCBORForSizeComputation) leaves out the
 		// is_valid flag, one byte of the [body, witnesses, is_valid, aux] array.
-		return uint64(len(c.tx.Cbor())) - 1
+		return uint64(len(c.cbor())) - 1
 	}
-	return uint64(len(c.tx.Cbor()))
+	return uint64(len(c.cbor()))
 }
 
 // txBodyHasKey says whether the body (the first element of a transaction's

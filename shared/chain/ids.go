@@ -209,23 +209,24 @@ func (d *Decoded) assignIDs() error {
 		clear(rows[Tx][len(out):])
 		rows[Tx] = out
 	}
+	blockIDVal := any(blockID)
 	txIndex := make(map[string]uint64, len(rows[Tx]))
-	txID := make(map[string]int64, len(rows[Tx]))
+	txID := make(map[string]any, len(rows[Tx])) // boxed once for the transaction's rows
 	slices.SortFunc(rows[Tx], func(a, b []any) int { return cmpU(a[3].(uint64), b[3].(uint64)) })
 	for i, r := range rows[Tx] {
 		h := string(r[0].([]byte))
 		txIndex[h] = r[3].(uint64)
-		id := PositionID(d.Slot, int(r[3].(uint64)))
+		id := any(PositionID(d.Slot, int(r[3].(uint64))))
 		txID[h] = id
-		rows[Tx][i] = append(r, id, blockID)
+		rows[Tx][i] = append(r, id, blockIDVal)
 		if i >= 1<<IDOrdinalBits {
 			return fmt.Errorf("block has more than %d transactions", 1<<IDOrdinalBits)
 		}
 	}
 	// Ids by key of the rows that reference columns point at: within the
 	// block for per-transaction rows (ma_tx_out → tx_out, pool_owner →
-	// pool_update), and shared rows' KeyIDs, computed once.
-	var byKey [NumTables]map[string]int64
+	// pool_update), and shared rows' KeyIDs, computed (and boxed) once.
+	var byKey [NumTables]map[string]any
 	buf := idBuffers.Get().(*idBuffer)
 	defer buf.put()
 	arena, scratch, ks := buf.arena[:0], buf.scratch[:0], buf.rows[:0]
@@ -285,10 +286,10 @@ func (d *Decoded) assignIDs() error {
 			return fmt.Errorf("block has %d %s rows, more than %d", len(out), tab.Name, 1<<IDOrdinalBits)
 		}
 		if refTarget[t] {
-			byKey[t] = make(map[string]int64, len(out))
+			byKey[t] = make(map[string]any, len(out))
 		}
 		for i, k := range out {
-			var id int64
+			var id any
 			if tab.Shared {
 				scratch = append(append(scratch[:0], tab.Name...), k.key...)
 				id = hashID(scratch)

@@ -89,10 +89,9 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 	// gouroboros drops zero-quantity assets while decoding, as the ledger does
 	// before protocol version 9 (and rejects them from 9 on): none becomes a row.
 	for _, policy := range assets.Policies() {
-		policyVal := any(policy.Bytes())
+		policyVal := c.policyVal(policy)
 		for _, name := range assets.Assets(policy) {
-			nameVal := any(name)
-			c.multiAsset(policyVal, nameVal)
+			nameVal := c.multiAsset(policyVal, name)
 			c.rows.Add(MaTxOut, c.hashV(), indexVal, policyVal, nameVal, c.slotV(),
 				decimal(assets.Asset(policy, name)))
 		}
@@ -107,28 +106,44 @@ func (c *txCtx) mint() {
 		return
 	}
 	for _, policy := range m.Policies() {
-		policyVal := any(policy.Bytes())
+		policyVal := c.policyVal(policy)
 		for _, name := range m.Assets(policy) {
-			nameVal := any(name)
-			c.multiAsset(policyVal, nameVal)
+			nameVal := c.multiAsset(policyVal, name)
 			c.rows.Add(MaTxMint, c.hashV(), policyVal, nameVal, c.slotV(), decimal(m.Asset(policy, name)))
 		}
 	}
 }
 
-// multiAsset adds an asset's multi_asset row, once per block. policy and
-// name hold []byte: the values the rows that name the asset share.
-func (c *txCtx) multiAsset(policy, name any) {
-	p, n := policy.([]byte), name.([]byte)
-	c.assetKey = append(append(c.assetKey[:0], p...), n...)
-	if _, seen := c.assets[string(c.assetKey)]; seen {
-		return
+// policyVal is a policy id as a row value, one per block: the rows of its
+// assets share it.
+func (b *blockCtx) policyVal(policy common.Blake2b224) any {
+	if v, ok := b.policies[policy]; ok {
+		return v
+	}
+	if b.policies == nil {
+		b.policies = map[common.Blake2b224]any{}
+	}
+	v := any(policy.Bytes())
+	b.policies[policy] = v
+	return v
+}
+
+// multiAsset adds an asset's multi_asset row, once per block, and returns
+// its name as a row value, shared by the rows that name the asset. policy
+// holds the policy id's []byte (policyVal).
+func (c *txCtx) multiAsset(policy any, name []byte) (nameVal any) {
+	p := policy.([]byte)
+	c.assetKey = append(append(c.assetKey[:0], p...), name...)
+	if v, seen := c.assets[string(c.assetKey)]; seen {
+		return v
 	}
 	if c.assets == nil {
-		c.assets = map[string]struct{}{}
+		c.assets = map[string]any{}
 	}
-	c.assets[string(c.assetKey)] = struct{}{}
-	c.rows.Add(MultiAsset, policy, name, c.fingerprint(p, n), c.slotV())
+	nameVal = name
+	c.assets[string(c.assetKey)] = nameVal
+	c.rows.Add(MultiAsset, policy, nameVal, c.fingerprint(p, name), c.slotV())
+	return nameVal
 }
 
 // fingerprint is an asset's CIP-14 fingerprint, as gouroboros's

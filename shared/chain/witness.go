@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/blinklabs-io/gouroboros/ledger/common"
+	"golang.org/x/crypto/blake2b"
 )
 
 // redeemerPurposes names a redeemer tag as db-sync's redeemer.purpose does.
@@ -35,7 +36,7 @@ const (
 // inside one transaction on mainnet: their rows are keyed by hash, so the
 // repeats collapse when the block's rows are deduplicated.
 func (c *txCtx) witnesses() error {
-	if w := c.tx.Witnesses(); w != nil {
+	if w := c.witnessesOf(); w != nil {
 		for _, d := range w.PlutusData() {
 			c.addDatum(&d)
 		}
@@ -118,10 +119,10 @@ func (c *txCtx) redeemers(rs common.TransactionWitnessRedeemers) error {
 		if err != nil {
 			return fmt.Errorf("redeemer %s/%d data: %w", purpose, key.Index, err)
 		}
-		hash := common.Blake2b256Hash(data)
+		hash := blake2b.Sum256(data)
 		script, outHash, outIndex := c.redeemerTarget(key.Tag, uint64(key.Index))
 		c.rows.Add(Redeemer, c.hashV(), purpose, uint64(key.Index), c.slotV(),
-			uint64(val.ExUnits.Memory), uint64(val.ExUnits.Steps), hash.Bytes(), data, script, outHash, outIndex)
+			uint64(val.ExUnits.Memory), uint64(val.ExUnits.Steps), hash[:], data, script, outHash, outIndex)
 	}
 	return nil
 }
@@ -130,7 +131,7 @@ func (c *txCtx) redeemers(rs common.TransactionWitnessRedeemers) error {
 // (db-sync's tx.script_size): the ledger keeps witness scripts in a map by
 // hash, so a script repeated in the set counts once.
 func (c *txCtx) scriptSize() uint64 {
-	w := c.tx.Witnesses()
+	w := c.witnessesOf()
 	if w == nil {
 		return 0
 	}
@@ -166,9 +167,9 @@ func (c *txCtx) addDatum(d *common.Datum) []byte {
 	if err != nil {
 		return nil
 	}
-	h := common.Blake2b256Hash(raw)
-	c.rows.Add(Datum, h.Bytes(), c.slotV(), raw)
-	return h.Bytes()
+	h := blake2b.Sum256(raw)
+	c.rows.Add(Datum, h[:], c.slotV(), raw)
+	return h[:]
 }
 
 // datumCbor returns a datum's original CBOR, or its encoding when it was not
@@ -253,11 +254,14 @@ func scriptType(s common.Script) (typ string, ok bool) {
 func (c *txCtx) redeemerTarget(tag common.RedeemerTag, idx uint64) (script, outHash, outIndex any) {
 	switch tag {
 	case common.RedeemerTagSpend:
-		ins := slices.Clone(c.body.Inputs())
-		slices.SortFunc(ins, func(a, b common.TransactionInput) int {
-			ah, bh := a.Id(), b.Id()
-			return cmp.Or(bytes.Compare(ah[:], bh[:]), cmp.Compare(a.Index(), b.Index()))
-		})
+		if c.sortedInputs == nil {
+			c.sortedInputs = slices.Clone(c.body.Inputs())
+			slices.SortFunc(c.sortedInputs, func(a, b common.TransactionInput) int {
+				ah, bh := a.Id(), b.Id()
+				return cmp.Or(bytes.Compare(ah[:], bh[:]), cmp.Compare(a.Index(), b.Index()))
+			})
+		}
+		ins := c.sortedInputs
 		if idx < uint64(len(ins)) {
 			h := ins[idx].Id()
 			return nil, h.Bytes(), uint64(ins[idx].Index())
