@@ -58,9 +58,9 @@ func (c *txCtx) certificate(idx uint64, cert common.Certificate) error {
 	case *common.RegistrationCertificate:
 		c.stakeRegistration(idx, x.StakeCredential, strconv.FormatInt(x.Amount, 10))
 	case *common.StakeDeregistrationCertificate:
-		c.rows.Add(StakeDeregistration, c.hashV(), idx, c.slotV(), c.stakeAddress(x.StakeCredential), nil)
+		c.add(StakeDeregistration, c.hashV(), idx, c.slotV(), c.stakeAddress(x.StakeCredential), nil)
 	case *common.DeregistrationCertificate:
-		c.rows.Add(StakeDeregistration, c.hashV(), idx, c.slotV(), c.stakeAddress(x.StakeCredential),
+		c.add(StakeDeregistration, c.hashV(), idx, c.slotV(), c.stakeAddress(x.StakeCredential),
 			strconv.FormatInt(x.Amount, 10))
 	case *common.StakeDelegationCertificate:
 		if x.StakeCredential == nil {
@@ -70,9 +70,9 @@ func (c *txCtx) certificate(idx uint64, cert common.Certificate) error {
 	case *common.PoolRegistrationCertificate:
 		return c.poolRegistration(idx, x)
 	case *common.PoolRetirementCertificate:
-		c.rows.Add(PoolRetire, c.hashV(), idx, c.slotV(), c.poolHash(x.PoolKeyHash), x.Epoch)
+		c.add(PoolRetire, c.hashV(), idx, c.slotV(), c.poolHash(x.PoolKeyHash), x.Epoch)
 	case *common.GenesisKeyDelegationCertificate:
-		c.rows.Add(GenesisKeyDelegation, c.hashV(), idx, c.slotV(), notNullBytes(x.GenesisHash),
+		c.add(GenesisKeyDelegation, c.hashV(), idx, c.slotV(), notNullBytes(x.GenesisHash),
 			notNullBytes(x.GenesisDelegateHash), x.VrfKeyHash.Bytes())
 	case *common.MoveInstantaneousRewardsCertificate:
 		return c.mir(idx, &x.Reward)
@@ -92,12 +92,12 @@ func (c *txCtx) certificate(idx uint64, cert common.Certificate) error {
 		c.delegation(idx, x.StakeCredential, x.PoolKeyHash)
 		c.voteDelegation(idx, x.StakeCredential, x.Drep)
 	case *common.AuthCommitteeHotCertificate:
-		c.rows.Add(CommitteeRegistration, c.hashV(), idx, c.slotV(),
+		c.add(CommitteeRegistration, c.hashV(), idx, c.slotV(),
 			x.ColdCredential.Credential.Bytes(), isScript(x.ColdCredential),
 			x.HotCredential.Credential.Bytes(), isScript(x.HotCredential))
 	case *common.ResignCommitteeColdCertificate:
 		url, hash := c.optionalAnchor(x.Anchor)
-		c.rows.Add(CommitteeDeregistration, c.hashV(), idx, c.slotV(),
+		c.add(CommitteeDeregistration, c.hashV(), idx, c.slotV(),
 			x.ColdCredential.Credential.Bytes(), isScript(x.ColdCredential), url, hash)
 	case *common.RegistrationDrepCertificate:
 		c.drepRegistration(idx, x.DrepCredential, strconv.FormatInt(x.Amount, 10), x.Anchor)
@@ -118,21 +118,21 @@ func (c *txCtx) certificate(idx uint64, cert common.Certificate) error {
 // stakeRegistration adds a stake_registration row; deposit is a decimal
 // string, or nil when the certificate carries none.
 func (c *txCtx) stakeRegistration(idx uint64, cred common.Credential, deposit any) {
-	c.rows.Add(StakeRegistration, c.hashV(), idx, c.slotV(), c.stakeAddress(cred), deposit)
+	c.add(StakeRegistration, c.hashV(), idx, c.slotV(), c.stakeAddress(cred), deposit)
 }
 
 func (c *txCtx) delegation(idx uint64, cred common.Credential, pool common.Blake2b224) {
-	c.rows.Add(Delegation, c.hashV(), idx, c.slotV(), c.stakeAddress(cred), c.poolHash(pool))
+	c.add(Delegation, c.hashV(), idx, c.slotV(), c.stakeAddress(cred), c.poolHash(pool))
 }
 
 func (c *txCtx) voteDelegation(idx uint64, cred common.Credential, d common.Drep) {
-	c.rows.Add(DelegationVote, c.hashV(), idx, c.slotV(), c.stakeAddress(cred), c.drep(d))
+	c.add(DelegationVote, c.hashV(), idx, c.slotV(), c.stakeAddress(cred), c.drep(d))
 }
 
 func (c *txCtx) drepRegistration(idx uint64, cred common.Credential, deposit any, anchor *common.GovAnchor) {
 	view := c.drep(drepOfCredential(cred))
 	url, hash := c.optionalAnchor(anchor)
-	c.rows.Add(DrepRegistration, c.hashV(), idx, c.slotV(), view, deposit, url, hash)
+	c.add(DrepRegistration, c.hashV(), idx, c.slotV(), view, deposit, url, hash)
 }
 
 // drepOfCredential turns a DRep credential (certificates 16-18) into the DRep it names.
@@ -175,11 +175,11 @@ func (c *txCtx) poolRegistration(idx uint64, p *common.PoolRegistrationCertifica
 		return err
 	}
 	pool := c.poolHash(p.Operator)
-	c.rows.Add(PoolUpdate, c.hashV(), idx, c.slotV(), pool, p.VrfKeyHash.Bytes(),
+	c.add(PoolUpdate, c.hashV(), idx, c.slotV(), pool, p.VrfKeyHash.Bytes(),
 		strconv.FormatUint(p.Pledge, 10), strconv.FormatUint(p.Cost, 10),
 		p.Margin.Num().String(), p.Margin.Denom().String(), reward)
 	for _, owner := range p.PoolOwners {
-		c.rows.Add(PoolOwner, c.hashV(), idx, owner.Bytes(), c.slotV())
+		c.add(PoolOwner, c.hashV(), idx, owner.Bytes(), c.slotV())
 	}
 	for i, r := range p.Relays {
 		var ipv4, ipv6, dnsName, srvName, port any
@@ -205,10 +205,10 @@ func (c *txCtx) poolRegistration(idx uint64, p *common.PoolRegistrationCertifica
 		if r.Port != nil {
 			port = uint64(*r.Port)
 		}
-		c.rows.Add(PoolRelay, c.hashV(), idx, uint64(i), c.slotV(), ipv4, ipv6, dnsName, srvName, port)
+		c.add(PoolRelay, c.hashV(), idx, uint64(i), c.slotV(), ipv4, ipv6, dnsName, srvName, port)
 	}
 	if m := p.PoolMetadata; m != nil {
-		c.rows.Add(PoolMetadataRef, c.hashV(), idx, c.slotV(), pool, m.Url, []byte(m.Hash))
+		c.add(PoolMetadataRef, c.hashV(), idx, c.slotV(), pool, m.Url, []byte(m.Hash))
 	}
 	return nil
 }
@@ -247,7 +247,7 @@ func (c *txCtx) mir(idx uint64, r *common.MoveInstantaneousRewardsCertificateRew
 		if r.OtherPot == 0 {
 			reserves, treasury = "0", "0"
 		}
-		c.rows.Add(PotTransfer, c.hashV(), idx, c.slotV(), reserves, treasury)
+		c.add(PotTransfer, c.hashV(), idx, c.slotV(), reserves, treasury)
 		return nil
 	}
 	type payment struct {
@@ -264,7 +264,7 @@ func (c *txCtx) mir(idx uint64, r *common.MoveInstantaneousRewardsCertificateRew
 	// Map order is random: sort so the rows come out the same every time.
 	slices.SortFunc(pays, func(a, b payment) int { return strings.Compare(a.view, b.view) })
 	for _, p := range pays {
-		c.rows.Add(table, c.hashV(), idx, p.view, c.slotV(), p.amount)
+		c.add(table, c.hashV(), idx, p.view, c.slotV(), p.amount)
 	}
 	return nil
 }
@@ -287,7 +287,7 @@ func (c *txCtx) paramProposals() error {
 		if err != nil {
 			return fmt.Errorf("param proposal %x: %w", k.Bytes(), err)
 		}
-		c.rows.Add(ParamProposal, c.hashV(), k.Bytes(), c.slotV(), epoch, js)
+		c.add(ParamProposal, c.hashV(), k.Bytes(), c.slotV(), epoch, js)
 	}
 	return nil
 }

@@ -147,6 +147,7 @@ type blockCtx struct {
 	assets     map[string]any // by policy and name: the name's row value
 	assetKey   []byte
 	policies   map[common.Blake2b224]any
+	slab       []any // see add
 	stakeViews map[string]string
 	addrViews  map[string]string
 	fpHash     hash.Hash // Blake2b-160 of CIP-14 fingerprints
@@ -181,6 +182,29 @@ func (c *txCtx) witnessesOf() common.TransactionWitnessSet {
 		c.witnessSet, c.witnessesSet = c.tx.Witnesses(), true
 	}
 	return c.witnessSet
+}
+
+// Rows are carved from slabs of values: the first of a block holds
+// minRowSlab values, each next one twice as many as the last, up to
+// maxRowSlab.
+const (
+	minRowSlab = 256
+	maxRowSlab = 4096
+)
+
+// add appends a row to table t, as Rows.Add, carved from the block's slab
+// (one allocation for many rows) with room for the computed columns and no
+// more: an append past them copies the row.
+func (b *blockCtx) add(t TableID, values ...any) {
+	n := max(len(values), len(Tables[t].Columns))
+	if len(b.slab)+n > cap(b.slab) {
+		b.slab = make([]any, 0, max(min(2*cap(b.slab), maxRowSlab), minRowSlab, n))
+	}
+	i := len(b.slab)
+	row := b.slab[i : i+len(values) : i+n]
+	copy(row, values)
+	b.slab = b.slab[:i+n]
+	b.rows[t] = append(b.rows[t], row)
 }
 
 // slotV is the block's slot as a row value. Every row holds it: boxed once,
@@ -249,12 +273,12 @@ func mapBlock(net Network, blockType uint, era Era, raw []byte, blk ledger.Block
 		// db-sync (queryPoolKeyOrInsert in Universal/Insert/Block.hs) gives
 		// every block issuer a pool_hash row and a slot_leader "Pool-<first
 		// 8 bytes in hex>", genesis delegates of the early Shelley era too.
-		b.rows.Add(PoolHash, issuer.Bytes(), bech32Encode("pool", issuer[:]), d.Slot)
-		b.rows.Add(SlotLeader, issuer.Bytes(), issuer.Bytes(), "Pool-"+hex.EncodeToString(issuer[:8]), d.Slot)
+		b.add(PoolHash, issuer.Bytes(), bech32Encode("pool", issuer[:]), d.Slot)
+		b.add(SlotLeader, issuer.Bytes(), issuer.Bytes(), "Pool-"+hex.EncodeToString(issuer[:8]), d.Slot)
 	} else if ebb {
-		b.rows.Add(SlotLeader, EBBSlotLeader, nil, "Epoch boundary slot leader", d.Slot)
+		b.add(SlotLeader, EBBSlotLeader, nil, "Epoch boundary slot leader", d.Slot)
 	}
-	b.rows.Add(Block, d.Hash, d.Slot, blockNo, epoch, epochSlot, blockTime, era.String(), uint64(blockType),
+	b.add(Block, d.Hash, d.Slot, blockNo, epoch, epochSlot, blockTime, era.String(), uint64(blockType),
 		nullBytes(d.PrevHash), size, uint64(len(txs)), slotLeader, protoMajor, protoMinor)
 
 	for i, tx := range txs {
@@ -297,7 +321,7 @@ func (c *txCtx) mapTx(blockIndex uint64) error {
 	if d := c.body.Donation(); d != nil {
 		donation = d.String()
 	}
-	c.rows.Add(Tx, c.hashV(), c.blockHash, c.slotV(), blockIndex, decimal(outSum), fee, deposit,
+	c.add(Tx, c.hashV(), c.blockHash, c.slotV(), blockIndex, decimal(outSum), fee, deposit,
 		c.size(), invalidBefore, invalidHereafter, true, c.scriptSize(), c.totalCollateral(), donation)
 
 	c.inputs(TxIn, c.body.Inputs())
@@ -347,7 +371,7 @@ func (c *txCtx) mapInvalidTx(blockIndex uint64) error {
 	totalCollateral := c.totalCollateral()
 	invalidBefore, invalidHereafter := c.validityInterval()
 	// The fee is the collateral taken; deposits and the donation never happen.
-	c.rows.Add(Tx, c.hashV(), c.blockHash, c.slotV(), blockIndex, outSum, totalCollateral, "0",
+	c.add(Tx, c.hashV(), c.blockHash, c.slotV(), blockIndex, outSum, totalCollateral, "0",
 		c.size(), invalidBefore, invalidHereafter, false, c.scriptSize(), totalCollateral, "0")
 	c.inputs(TxIn, c.body.Collateral())
 	if ret != nil {
@@ -483,7 +507,7 @@ func (c *txCtx) deposit() any {
 func (c *txCtx) inputs(t TableID, ins []common.TransactionInput) {
 	for _, in := range ins {
 		id := in.Id()
-		c.rows.Add(t, c.hashV(), id.Bytes(), uint64(in.Index()), c.slotV())
+		c.add(t, c.hashV(), id.Bytes(), uint64(in.Index()), c.slotV())
 	}
 }
 

@@ -99,7 +99,7 @@ func (c *txCtx) votes() error {
 			c.poolHash(common.NewBlake2b224(hash))
 		}
 		url, anchorHash := c.optionalAnchor(v.vp.Anchor)
-		c.rows.Add(VotingProcedure, c.hashV(), voterRoles[v.voter.Type], hash,
+		c.add(VotingProcedure, c.hashV(), voterRoles[v.voter.Type], hash,
 			slices.Clone(v.action.TransactionId[:]), uint64(v.action.GovActionIdx), c.slotV(),
 			isScript, voteNames[v.vp.Vote], url, anchorHash)
 	}
@@ -132,7 +132,7 @@ func (c *txCtx) proposal(idx uint64, p common.ProposalProcedure) error {
 	anchorHash := slices.Clone(anchor.DataHash[:])
 	c.anchor(anchor.Url, anchorHash)
 	description := `{"tag":"` + name + `","contents":` + contents + `}`
-	c.rows.Add(GovActionProposal, c.hashV(), idx, c.slotV(), strconv.FormatUint(p.Deposit(), 10), returnAddr,
+	c.add(GovActionProposal, c.hashV(), idx, c.slotV(), strconv.FormatUint(p.Deposit(), 10), returnAddr,
 		name, description, prevHash, prevIndex, anchor.Url, anchorHash)
 	return nil
 }
@@ -186,13 +186,13 @@ func (c *txCtx) drep(d common.Drep) string {
 		view = "drep_unknown_" + strconv.Itoa(d.Type)
 		raw = nullBytes(d.Credential)
 	}
-	c.rows.Add(DrepHash, view, raw, script, c.slotV())
+	c.add(DrepHash, view, raw, script, c.slotV())
 	return view
 }
 
 // anchor records a governance anchor (shared voting_anchor row).
 func (c *txCtx) anchor(url string, hash []byte) {
-	c.rows.Add(VotingAnchor, url, notNullBytes(hash), c.slotV())
+	c.add(VotingAnchor, url, notNullBytes(hash), c.slotV())
 }
 
 // maxJSONDepth bounds toJSON's recursion; ledger values nest a few levels.

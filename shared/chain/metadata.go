@@ -56,7 +56,7 @@ func (c *txCtx) metadata() error {
 		if j, ok := MetadataJSON(v); ok {
 			text = j
 		}
-		c.rows.Add(TxMetadata, c.hashV(), strconv.FormatUint(label, 10), c.slotV(), text, metadataEntryCbor(label, raw))
+		c.add(TxMetadata, c.hashV(), strconv.FormatUint(label, 10), c.slotV(), text, metadataEntryCbor(label, raw))
 	}
 	return nil
 }

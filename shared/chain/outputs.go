@@ -1,9 +1,12 @@
 package chain
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/blinklabs-io/gouroboros/cbor"
 	"github.com/blinklabs-io/gouroboros/ledger/common"
@@ -77,22 +80,22 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 	assets := o.Assets()
 	indexVal := any(index) // boxed once for the output's rows
 	if t == CollateralTxOut {
-		c.rows.Add(t, c.hashV(), indexVal, c.slotV(), view, raw, hasScript, paymentCred, stakeCred, stakeView,
+		c.add(t, c.hashV(), indexVal, c.slotV(), view, raw, hasScript, paymentCred, stakeCred, stakeView,
 			value, dataHash, inlineHash, refScript, assetsDescr(assets))
 		return nil
 	}
-	c.rows.Add(t, c.hashV(), indexVal, c.slotV(), view, raw, hasScript, paymentCred, stakeCred, stakeView,
+	c.add(t, c.hashV(), indexVal, c.slotV(), view, raw, hasScript, paymentCred, stakeCred, stakeView,
 		value, dataHash, inlineHash, refScript)
 	if assets == nil {
 		return nil
 	}
 	// gouroboros drops zero-quantity assets while decoding, as the ledger does
 	// before protocol version 9 (and rejects them from 9 on): none becomes a row.
-	for _, policy := range assets.Policies() {
+	for _, policy := range sortedPolicies(assets.Policies()) {
 		policyVal := c.policyVal(policy)
-		for _, name := range assets.Assets(policy) {
+		for _, name := range sortedNames(assets.Assets(policy)) {
 			nameVal := c.multiAsset(policyVal, name)
-			c.rows.Add(MaTxOut, c.hashV(), indexVal, policyVal, nameVal, c.slotV(),
+			c.add(MaTxOut, c.hashV(), indexVal, policyVal, nameVal, c.slotV(),
 				decimal(assets.Asset(policy, name)))
 		}
 	}
@@ -105,13 +108,26 @@ func (c *txCtx) mint() {
 	if m == nil {
 		return
 	}
-	for _, policy := range m.Policies() {
+	for _, policy := range sortedPolicies(m.Policies()) {
 		policyVal := c.policyVal(policy)
-		for _, name := range m.Assets(policy) {
+		for _, name := range sortedNames(m.Assets(policy)) {
 			nameVal := c.multiAsset(policyVal, name)
-			c.rows.Add(MaTxMint, c.hashV(), policyVal, nameVal, c.slotV(), decimal(m.Asset(policy, name)))
+			c.add(MaTxMint, c.hashV(), policyVal, nameVal, c.slotV(), decimal(m.Asset(policy, name)))
 		}
 	}
+}
+
+// sortedPolicies and sortedNames put a value's policies and asset names in
+// the order of their rows' keys (see Key: a byte string's length, then its
+// bytes), as gouroboros gives them in map order: the rows come out sorted.
+func sortedPolicies(ps []common.Blake2b224) []common.Blake2b224 {
+	slices.SortFunc(ps, func(a, b common.Blake2b224) int { return bytes.Compare(a[:], b[:]) })
+	return ps
+}
+
+func sortedNames(names [][]byte) [][]byte {
+	slices.SortFunc(names, func(a, b []byte) int { return cmp.Or(cmp.Compare(len(a), len(b)), bytes.Compare(a, b)) })
+	return names
 }
 
 // policyVal is a policy id as a row value, one per block: the rows of its
@@ -142,7 +158,7 @@ func (c *txCtx) multiAsset(policy any, name []byte) (nameVal any) {
 	}
 	nameVal = name
 	c.assets[string(c.assetKey)] = nameVal
-	c.rows.Add(MultiAsset, policy, nameVal, c.fingerprint(p, name), c.slotV())
+	c.add(MultiAsset, policy, nameVal, c.fingerprint(p, name), c.slotV())
 	return nameVal
 }
 
@@ -175,7 +191,7 @@ func (c *txCtx) withdrawals() error {
 		if amount != nil {
 			amt = amount.String()
 		}
-		c.rows.Add(Withdrawal, c.hashV(), view, c.slotV(), amt)
+		c.add(Withdrawal, c.hashV(), view, c.slotV(), amt)
 	}
 	return nil
 }
@@ -222,13 +238,13 @@ func (c *txCtx) addStakeAddress(cred common.Credential, raw []byte, view string)
 	if cred.CredType == common.CredentialTypeScriptHash {
 		scriptHash = cred.Credential.Bytes()
 	}
-	c.rows.Add(StakeAddress, view, raw, scriptHash, c.slotV())
+	c.add(StakeAddress, view, raw, scriptHash, c.slotV())
 	return view
 }
 
 // poolHash records a pool id and returns its raw bytes.
 func (c *txCtx) poolHash(h common.Blake2b224) []byte {
-	c.rows.Add(PoolHash, h.Bytes(), bech32Encode("pool", h[:]), c.slotV())
+	c.add(PoolHash, h.Bytes(), bech32Encode("pool", h[:]), c.slotV())
 	return h.Bytes()
 }
 

@@ -57,7 +57,7 @@ func (c *txCtx) witnesses() error {
 		}
 	}
 	for _, h := range c.body.RequiredSigners() {
-		c.rows.Add(ExtraKeyWitness, c.hashV(), h.Bytes(), c.slotV())
+		c.add(ExtraKeyWitness, c.hashV(), h.Bytes(), c.slotV())
 	}
 	return c.auxScripts()
 }
@@ -121,7 +121,7 @@ func (c *txCtx) redeemers(rs common.TransactionWitnessRedeemers) error {
 		}
 		hash := blake2b.Sum256(data)
 		script, outHash, outIndex := c.redeemerTarget(key.Tag, uint64(key.Index))
-		c.rows.Add(Redeemer, c.hashV(), purpose, uint64(key.Index), c.slotV(),
+		c.add(Redeemer, c.hashV(), purpose, uint64(key.Index), c.slotV(),
 			uint64(val.ExUnits.Memory), uint64(val.ExUnits.Steps), hash[:], data, script, outHash, outIndex)
 	}
 	return nil
@@ -168,7 +168,7 @@ func (c *txCtx) addDatum(d *common.Datum) []byte {
 		return nil
 	}
 	h := blake2b.Sum256(raw)
-	c.rows.Add(Datum, h[:], c.slotV(), raw)
+	c.add(Datum, h[:], c.slotV(), raw)
 	return h[:]
 }
 
@@ -206,10 +206,10 @@ func (c *txCtx) addScript(s common.Script) []byte {
 		if j, err := timelockJSON(raw); err == nil {
 			js = j
 		}
-		c.rows.Add(Script, h.Bytes(), typ, c.slotV(), js, nil, nil, raw)
+		c.add(Script, h.Bytes(), typ, c.slotV(), js, nil, nil, raw)
 		return h.Bytes()
 	}
-	c.rows.Add(Script, h.Bytes(), typ, c.slotV(), nil, uint64(len(raw)), raw, nil)
+	c.add(Script, h.Bytes(), typ, c.slotV(), nil, uint64(len(raw)), raw, nil)
 	return h.Bytes()
 }
 
