@@ -435,7 +435,7 @@ func TestValidate(t *testing.T) {
 		{"no wait", func(c *Config) { c.Batch.MaxWait = 0 }, false, []string{"batch.max_wait"}, ""},
 		{"history messages one per transaction", func(c *Config) { c.Ingest.HistoryTxnBytes = 0 }, false, nil, ""},
 		{"history transactions negative", func(c *Config) { c.Ingest.HistoryTxnBytes = -1 }, false, []string{"ingest.history_txn_bytes"}, ""},
-		{"history transactions over 1 GiB", func(c *Config) { c.Ingest.HistoryTxnBytes, c.Ingest.MaxTxnBytes = 2 << 30, 2 << 30 },
+		{"history transactions over 1 GiB", func(c *Config) { c.Ingest.HistoryTxnBytes, c.Ingest.MaxTxnBytes = 2<<30, 2<<30 },
 			false, []string{"ingest.history_txn_bytes", "ingest.max_txn_bytes"}, ""},
 		{"largest transaction below the target", func(c *Config) { c.Ingest.MaxTxnBytes = 16 * MiB }, false, []string{"ingest.max_txn_bytes"}, "history_txn_bytes"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, false, []string{"log.level"}, ""},
