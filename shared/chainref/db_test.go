@@ -61,7 +61,7 @@ func TestDatabaseMatchesReference(t *testing.T) {
 		load(t, db, envs)
 		t.Logf("%s: loaded the shipped blocks in %s", srv.Name, time.Since(start).Round(time.Millisecond))
 		compare(t, db, exp)
-		checkDBSyncViews(t, db, srv)
+		checkDBSyncViews(t, db, srv, exp)
 		testQueries(t, srv, db)
 	})
 }

@@ -75,9 +75,11 @@ var joinIndexes = []string{"tx_block_id", "block_slot_leader_id", "tx_out_id", "
 
 // checkDBSyncViews checks <database>_dbsync on a loaded database: every view
 // is there with db-sync's columns and answers; db-sync's key joins find the
-// row every Nectar row points at; and on TiDB, with the id query indexes
-// built, each join is an index lookup (EXPLAIN shows no TableFullScan).
-func checkDBSyncViews(t *testing.T, db *sql.DB, srv dbtest.Server) {
+// row every Nectar row points at; the links the views compute (an output's
+// spender, a withdrawal's or certificate's redeemer) are the reference's;
+// and on TiDB, with the id query indexes built, each join is an index
+// lookup (EXPLAIN shows no TableFullScan).
+func checkDBSyncViews(t *testing.T, db *sql.DB, srv dbtest.Server, exp *expected) {
 	ctx := context.Background()
 	var database string
 	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&database); err != nil {
@@ -184,12 +186,107 @@ func checkDBSyncViews(t *testing.T, db *sql.DB, srv dbtest.Server) {
 			t.Errorf("%d spend redeemers name a script, %d spend a loaded output", n, spend)
 		}
 	})
+	t.Run("dbsync_links", func(t *testing.T) { checkViewLinks(t, db, database, dbsync, exp) })
 	if srv.Name != "tidb" {
 		return
 	}
 	t.Run("dbsync_explain", func(t *testing.T) {
 		explainDBSyncJoins(t, db, database, dbsync)
 	})
+}
+
+// checkViewLinks compares what the views compute from other rows with what
+// the reference derives from the blocks: tx_out.consumed_by_tx_id (the id of
+// the transaction whose tx_in row spends the output: a valid transaction's
+// input, an invalid one's collateral; NULL if unspent) and the redeemer_id of
+// withdrawals and of the certificate tables (the reward redeemer of a
+// script's withdrawal, the cert redeemer of a certificate; NULL if none).
+// Each view row is found by its id, transaction id and a field of its own
+// (ids are unique within one network, and the test database holds several).
+func checkViewLinks(t *testing.T, db *sql.DB, database, dbsync string, exp *expected) {
+	ctx := context.Background()
+	read := func(query string) map[string]string {
+		query = strings.NewReplacer("D.", "`"+dbsync+"`.", "N.", "`"+database+"`.").Replace(query)
+		rows, err := db.QueryContext(ctx, query)
+		if err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		defer rows.Close()
+		got := map[string]string{}
+		for rows.Next() {
+			var k1, k2, v sql.NullString
+			if err := rows.Scan(&k1, &k2, &v); err != nil {
+				t.Fatal(err)
+			}
+			k := k1.String + "|" + k2.String
+			if _, dup := got[k]; dup {
+				t.Fatalf("%s: two view rows for %s", query, k)
+			}
+			got[k] = null
+			if v.Valid {
+				got[k] = v.String
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	check := func(what string, want, got map[string]string) {
+		t.Helper()
+		bad, linked := 0, 0
+		for k, w := range want {
+			g, ok := got[k]
+			if !ok || g != w {
+				if bad++; bad <= 3 {
+					t.Errorf("%s %s: view %q (row found: %v), reference %q", what, k, g, ok, w)
+				}
+			}
+			if w != null {
+				linked++
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: %d rows through the view, %d in the reference", what, len(got), len(want))
+		}
+		if bad > 0 {
+			t.Errorf("%s: %d of %d rows differ", what, bad, len(want))
+		} else {
+			t.Logf("%s: %d rows agree, %d of them linked", what, len(want), linked)
+		}
+	}
+
+	spentBy := map[string]string{}
+	for k, r := range exp.tables["tx_in"].rows {
+		_, out, _ := strings.Cut(k, "|") // tx_in_hash|tx_out_hash|tx_out_index
+		spentBy[out] = r.cols["tx_in_id"]
+	}
+	want := map[string]string{}
+	for k := range exp.tables["tx_out"].rows {
+		want[k] = null
+		if id, ok := spentBy[k]; ok {
+			want[k] = id
+		}
+	}
+	check("tx_out.consumed_by_tx_id", want, read("SELECT LOWER(HEX(n.tx_hash)), n.`index`, v.consumed_by_tx_id FROM N.tx_out n"+
+		" JOIN D.tx_out v ON v.id = n.id AND v.tx_id = n.tx_id AND v.`index` = n.`index` AND v.address = n.address"))
+
+	for _, tab := range redeemerTables {
+		key, match := "n.cert_index", "v.cert_index = n.cert_index"
+		if tab == "withdrawal" {
+			key, match = "n.stake_address", "v.amount = n.amount"
+		}
+		want := map[string]string{}
+		for k := range exp.tables[tab].rows {
+			want[k] = null
+			if l, ok := exp.redeemers[tab][k]; ok {
+				want[k] = l
+			}
+		}
+		check(tab+".redeemer_id", want, read("SELECT LOWER(HEX(n.tx_hash)), "+key+", CONCAT(r.purpose, '|', r.`index`) FROM N."+tab+" n"+
+			" JOIN D."+tab+" v ON v.id = n.id AND v.tx_id = n.tx_id AND "+match+
+			" LEFT JOIN N.redeemer r ON r.id = v.redeemer_id AND r.tx_id = v.tx_id"))
+	}
 }
 
 // explainDBSyncJoins checks, with the id query indexes built, that TiDB plans each db-sync join, from a row found by its key, as index
@@ -214,6 +311,7 @@ func explainDBSyncJoins(t *testing.T, db *sql.DB, database, dbsync string) {
 	delegTx := one(n("SELECT CAST(tx_id AS CHAR) FROM N.delegation LIMIT 1"))
 	blockHash := one(n("SELECT LOWER(HEX(hash)) FROM N.block WHERE slot_leader IS NOT NULL LIMIT 1"))
 	leader := one(n("SELECT LOWER(HEX(slot_leader)) FROM N.block WHERE slot_leader IS NOT NULL LIMIT 1"))
+	poolView := one(n("SELECT view FROM N.pool_hash WHERE hash_raw = X'" + leader + "'"))
 	for _, c := range []struct{ what, query string }{
 		{"tx.id = tx_out.tx_id", "SELECT tx_out.address, tx_out.value FROM tx JOIN tx_out ON tx_out.tx_id = tx.id WHERE tx.hash = X'" + txHash + "'"},
 		{"tx.block_id = block.id", "SELECT block.block_no, block.time FROM tx JOIN block ON block.id = tx.block_id WHERE tx.hash = X'" + txHash + "'"},
@@ -226,6 +324,8 @@ func explainDBSyncJoins(t *testing.T, db *sql.DB, database, dbsync string) {
 		{"block.slot_leader_id = slot_leader.id", "SELECT slot_leader.description FROM block JOIN slot_leader ON slot_leader.id = block.slot_leader_id WHERE block.hash = X'" + blockHash + "'"},
 		{"slot_leader.pool_hash_id = pool_hash.id", "SELECT pool_hash.view FROM slot_leader JOIN pool_hash ON pool_hash.id = slot_leader.pool_hash_id WHERE slot_leader.hash = X'" + leader + "'"},
 		{"a pool's blocks", "SELECT COUNT(*) FROM pool_hash JOIN slot_leader ON slot_leader.pool_hash_id = pool_hash.id JOIN block ON block.slot_leader_id = slot_leader.id WHERE pool_hash.hash_raw = X'" + leader + "'"},
+		{"a pool's blocks, by its view", "SELECT COUNT(*) FROM pool_hash JOIN slot_leader ON slot_leader.pool_hash_id = pool_hash.id JOIN block ON block.slot_leader_id = slot_leader.id WHERE pool_hash.view = '" + poolView + "'"},
+		{"tx_out.consumed_by_tx_id", "SELECT tx_out.`index`, tx_out.consumed_by_tx_id FROM tx JOIN tx_out ON tx_out.tx_id = tx.id WHERE tx.hash = X'" + txHash + "'"},
 		{"tx_in.tx_out_id = tx.id", "SELECT tx.hash, tx_in.tx_out_index FROM tx_in JOIN tx ON tx.id = tx_in.tx_out_id WHERE tx_in.tx_in_id = " + txID},
 		{"tx.fee", "SELECT tx.fee, tx.deposit FROM tx WHERE tx.hash = X'" + txHash + "'"},
 	} {

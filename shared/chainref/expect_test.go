@@ -66,10 +66,20 @@ type table struct {
 type expected struct {
 	tables map[string]*table
 	order  []string
+	// redeemers holds, by table and row key, the redeemer that validates a
+	// withdrawal or a certificate's row ("purpose|index"): what the views'
+	// redeemer_id must point at.
+	redeemers map[string]map[string]string
 }
 
+// redeemerTables are the tables whose views name the redeemer of the row.
+var redeemerTables = []string{"withdrawal", "stake_registration", "stake_deregistration", "delegation", "delegation_vote"}
+
 func newExpected() *expected {
-	e := &expected{tables: map[string]*table{}}
+	e := &expected{tables: map[string]*table{}, redeemers: map[string]map[string]string{}}
+	for _, t := range redeemerTables {
+		e.redeemers[t] = map[string]string{}
+	}
 	def := func(name string, key, cols []string, subset bool) {
 		e.tables[name] = &table{name: name, key: key, cols: cols, rows: map[string]row{}, subset: subset}
 		e.order = append(e.order, name)
@@ -481,6 +491,7 @@ func (e *expected) expectEffects(net network, where, h, slot string, tx *Tx, txI
 			return err
 		}
 	}
+	e.expectRedeemerLinks(h, tx)
 	for _, v := range tx.Votes {
 		script := v.VoterKind == "cc_hot_script" || v.VoterKind == "drep_script"
 		if err := e.add("voting_procedure", where, "tx_hash", h, "voter_hash", hx(v.VoterHash), "gov_action_tx_hash", hx(v.GovActionTx),
@@ -782,6 +793,48 @@ func (e *expected) expectFees(blocks []*Block) error {
 	return nil
 }
 
+// expectRedeemerLinks records which redeemer validates each withdrawal and
+// certificate row of a valid transaction: a reward redeemer the index-th
+// withdrawal (rewardAccounts' order), when its account is a script's; a cert
+// redeemer every row of the certificate at its index.
+func (e *expected) expectRedeemerLinks(h string, tx *Tx) {
+	accts := rewardAccounts(tx)
+	for _, r := range tx.Redeemers {
+		link := r.Purpose + "|" + decU(r.Index)
+		switch r.Purpose {
+		case "reward":
+			if r.Index < uint64(len(accts)) && accts[r.Index][0]&0x10 != 0 {
+				e.redeemers["withdrawal"][h+"|"+rewardText(accts[r.Index])] = link
+			}
+		case "cert":
+			for _, t := range redeemerTables[1:] {
+				k := h + "|" + decU(r.Index)
+				if _, ok := e.tables[t].rows[k]; ok {
+					e.redeemers[t][k] = link
+				}
+			}
+		}
+	}
+}
+
+// rewardAccounts are a transaction's withdrawals' reward accounts in the
+// ledger's order, which reward redeemers' indexes count in: script
+// credentials first, each kind by hash.
+func rewardAccounts(tx *Tx) [][]byte {
+	var accts [][]byte
+	for _, w := range tx.Withdrawals {
+		accts = append(accts, w.RewardAccount)
+	}
+	sort.Slice(accts, func(i, j int) bool {
+		si, sj := accts[i][0]&0x10 != 0, accts[j][0]&0x10 != 0
+		if si != sj {
+			return si
+		}
+		return string(accts[i][1:]) < string(accts[j][1:])
+	})
+	return accts
+}
+
 // redeemerTarget is what a redeemer's pointer names, read the ledger's way:
 // its index counts into a sorted set. spend: the index-th input in (hash,
 // index) order, as the output it spends (its script is the spent address's
@@ -813,17 +866,7 @@ func redeemerTarget(tx *Tx, r Redeemer) (script, outHash, outIndex string) {
 			return hx([]byte(ps[r.Index])), null, null
 		}
 	case "reward":
-		var accts [][]byte
-		for _, w := range tx.Withdrawals {
-			accts = append(accts, w.RewardAccount)
-		}
-		sort.Slice(accts, func(i, j int) bool {
-			si, sj := accts[i][0]&0x10 != 0, accts[j][0]&0x10 != 0
-			if si != sj {
-				return si
-			}
-			return string(accts[i][1:]) < string(accts[j][1:])
-		})
+		accts := rewardAccounts(tx)
 		if r.Index < uint64(len(accts)) && accts[r.Index][0]&0x10 != 0 {
 			return hx(accts[r.Index][1:]), null, null
 		}

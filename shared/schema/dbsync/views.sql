@@ -21,12 +21,15 @@ SELECT t.id, t.hash, t.block_id, t.block_index, t.out_sum,
        t.size, t.invalid_before, t.invalid_hereafter, t.valid_contract, t.script_size, t.treasury_donation
   FROM `{{db}}`.tx t;
 
+-- consumed_by_tx_id: the transaction whose tx_in row spends the output (a phase-2-invalid one spends
+-- its collateral inputs, as in db-sync), through tx_in's index on the spent output. An output is spent
+-- at most once, so the join adds no row. A join, not a correlated subquery: TiDB plans a subquery
+-- of a view's select list over every tx_out row, before the outer query's filters.
 CREATE OR REPLACE VIEW `{{dbsync}}`.`tx_out` AS
 SELECT o.id, o.tx_id, o.`index`, o.address, o.address_has_script, o.payment_cred, o.stake_address_id,
-       o.value, o.data_hash, o.inline_datum_id, o.reference_script_id,
-       (SELECT s.id FROM `{{db}}`.tx_in i JOIN `{{db}}`.tx s ON s.hash = i.tx_in_hash
-         WHERE i.tx_out_hash = o.tx_hash AND i.tx_out_index = o.`index` LIMIT 1) AS consumed_by_tx_id
-  FROM `{{db}}`.tx_out o;
+       o.value, o.data_hash, o.inline_datum_id, o.reference_script_id, i.tx_in_id AS consumed_by_tx_id
+  FROM `{{db}}`.tx_out o
+  LEFT JOIN `{{db}}`.tx_in i ON i.tx_out_hash = o.tx_hash AND i.tx_out_index = o.`index`;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`collateral_tx_out` AS
 SELECT o.id, o.tx_id, o.`index`, o.address, o.address_has_script, o.payment_cred, o.stake_address_id,
@@ -64,9 +67,10 @@ CREATE OR REPLACE VIEW `{{dbsync}}`.`stake_address` AS
 SELECT s.id, s.hash_raw, s.view, s.script_hash FROM `{{db}}`.stake_address s;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`stake_registration` AS
-SELECT r.id, r.addr_id, r.cert_index, b.epoch_no, r.tx_id, r.deposit, CAST(NULL AS SIGNED) AS redeemer_id
+SELECT r.id, r.addr_id, r.cert_index, b.epoch_no, r.tx_id, r.deposit, x.id AS redeemer_id
   FROM `{{db}}`.stake_registration r
-  LEFT JOIN `{{db}}`.tx t ON t.hash = r.tx_hash LEFT JOIN `{{db}}`.block b ON b.hash = t.block_hash;
+  LEFT JOIN `{{db}}`.tx t ON t.hash = r.tx_hash LEFT JOIN `{{db}}`.block b ON b.hash = t.block_hash
+  LEFT JOIN `{{db}}`.redeemer x ON x.tx_hash = r.tx_hash AND x.purpose = 'cert' AND x.`index` = r.cert_index;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`stake_deregistration` AS
 SELECT r.id, r.addr_id, r.cert_index, b.epoch_no, r.tx_id, x.id AS redeemer_id
@@ -82,7 +86,10 @@ SELECT d.id, d.addr_id, d.cert_index, d.pool_hash_id, b.epoch_no + 2 AS active_e
   LEFT JOIN `{{db}}`.redeemer x ON x.tx_hash = d.tx_hash AND x.purpose = 'cert' AND x.`index` = d.cert_index;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`withdrawal` AS
-SELECT w.id, w.addr_id, w.amount, CAST(NULL AS SIGNED) AS redeemer_id, w.tx_id FROM `{{db}}`.withdrawal w;
+SELECT w.id, w.addr_id, w.amount, x.id AS redeemer_id, w.tx_id
+  FROM `{{db}}`.withdrawal w
+  LEFT JOIN `{{db}}`.stake_address s ON s.view = w.stake_address
+  LEFT JOIN `{{db}}`.redeemer x ON x.tx_hash = w.tx_hash AND x.purpose = 'reward' AND x.script_hash = s.script_hash;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`pool_hash` AS
 SELECT p.id, p.hash_raw, p.view FROM `{{db}}`.pool_hash p;
