@@ -146,8 +146,9 @@ type blockCtx struct {
 	// per block and bech32 views computed once (they dominate the mapping's cost).
 	assets     map[string]any // by policy and name: the name's row value
 	assetKey   []byte
-	policies   map[common.Blake2b224]any
 	slab       []any // see add
+	datums     map[[32]byte]struct{}
+	scripts    map[common.ScriptHash]struct{}
 	stakeViews map[string]string
 	addrViews  map[string]string
 	fpHash     hash.Hash // Blake2b-160 of CIP-14 fingerprints

@@ -230,6 +230,9 @@ func (d *Decoded) assignIDs() error {
 	buf := idBuffers.Get().(*idBuffer)
 	defer buf.put()
 	arena, scratch, ks := buf.arena[:0], buf.scratch[:0], buf.rows[:0]
+	if n := 64 * d.Rows.Count(); cap(arena) < n {
+		arena = make([]byte, 0, n) // most keys are shorter
+	}
 	defer func() { buf.arena, buf.scratch, buf.rows = arena, scratch, ks }()
 	for t := range NumTables {
 		tab := Tables[t]

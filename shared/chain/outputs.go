@@ -92,7 +92,7 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 	// gouroboros drops zero-quantity assets while decoding, as the ledger does
 	// before protocol version 9 (and rejects them from 9 on): none becomes a row.
 	for _, policy := range sortedPolicies(assets.Policies()) {
-		policyVal := c.policyVal(policy)
+		policyVal := any(policy.Bytes()) // boxed once for the policy's rows
 		for _, name := range sortedNames(assets.Assets(policy)) {
 			nameVal := c.multiAsset(policyVal, name)
 			c.add(MaTxOut, c.hashV(), indexVal, policyVal, nameVal, c.slotV(),
@@ -109,7 +109,7 @@ func (c *txCtx) mint() {
 		return
 	}
 	for _, policy := range sortedPolicies(m.Policies()) {
-		policyVal := c.policyVal(policy)
+		policyVal := any(policy.Bytes()) // boxed once for the policy's rows
 		for _, name := range sortedNames(m.Assets(policy)) {
 			nameVal := c.multiAsset(policyVal, name)
 			c.add(MaTxMint, c.hashV(), policyVal, nameVal, c.slotV(), decimal(m.Asset(policy, name)))
@@ -128,20 +128,6 @@ func sortedPolicies(ps []common.Blake2b224) []common.Blake2b224 {
 func sortedNames(names [][]byte) [][]byte {
 	slices.SortFunc(names, func(a, b []byte) int { return cmp.Or(cmp.Compare(len(a), len(b)), bytes.Compare(a, b)) })
 	return names
-}
-
-// policyVal is a policy id as a row value, one per block: the rows of its
-// assets share it.
-func (b *blockCtx) policyVal(policy common.Blake2b224) any {
-	if v, ok := b.policies[policy]; ok {
-		return v
-	}
-	if b.policies == nil {
-		b.policies = map[common.Blake2b224]any{}
-	}
-	v := any(policy.Bytes())
-	b.policies[policy] = v
-	return v
 }
 
 // multiAsset adds an asset's multi_asset row, once per block, and returns

@@ -23,12 +23,95 @@ const maxTimelockDepth = 64
 //	[3, n, [scripts]]  {"required":n,"scripts":[...],"type":"atLeast"}
 //	[4, slot]          {"slot":slot,"type":"after"}   (invalid before slot)
 //	[5, slot]          {"slot":slot,"type":"before"}  (invalid from slot on)
+//
+// The script's bytes are read head by head (cborscan.go); one that is not in
+// the form above, with definite lengths and small unsigned integers, is
+// decoded in full, which reports what is wrong with it.
 func timelockJSON(raw []byte) (string, error) {
+	var stack [256]byte
+	if b, _, ok := appendTimelockScan(stack[:0], raw, 0, 0); ok {
+		return string(b), nil
+	}
 	b, err := appendTimelock(nil, raw, 0)
 	if err != nil {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// appendTimelockScan is appendTimelock for the script at raw[i:], without
+// decoding: ok is false where it would not give the same text.
+func appendTimelockScan(b, raw []byte, i, depth int) (_ []byte, next int, ok bool) {
+	major, n, indef, i, ok := cborHead(raw, i)
+	if !ok || major != 4 || indef || n == 0 || depth > maxTimelockDepth {
+		return nil, 0, false
+	}
+	major, tag, indef, i, ok := cborHead(raw, i)
+	if !ok || major != 0 || indef {
+		return nil, 0, false
+	}
+	uintAt := func(i int) (uint64, int, bool) {
+		major, v, indef, i, ok := cborHead(raw, i)
+		return v, i, ok && major == 0 && !indef
+	}
+	scripts := func(b []byte, i int) ([]byte, int, bool) {
+		if i+3 <= len(raw) && raw[i] == 0xd9 && raw[i+1] == 0x01 && raw[i+2] == 0x02 {
+			i += 3 // a tag-258 set (untagSet)
+		}
+		major, n, indef, i, ok := cborHead(raw, i)
+		if !ok || major != 4 || indef {
+			return nil, 0, false
+		}
+		b = append(b, `"scripts":[`...)
+		for j := range n {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			if b, i, ok = appendTimelockScan(b, raw, i, depth+1); !ok {
+				return nil, 0, false
+			}
+		}
+		return append(b, ']'), i, true
+	}
+	switch {
+	case tag == 0 && n == 2:
+		major, l, indef, j, ok := cborHead(raw, i)
+		if !ok || major != 2 || indef || l > uint64(len(raw)-j) {
+			return nil, 0, false
+		}
+		b = append(b, `{"keyHash":"`...)
+		b = hex.AppendEncode(b, raw[j:j+int(l)])
+		return append(b, `","type":"sig"}`...), j + int(l), true
+	case (tag == 1 || tag == 2) && n == 2:
+		if b, i, ok = scripts(append(b, '{'), i); !ok {
+			return nil, 0, false
+		}
+		if tag == 1 {
+			return append(b, `,"type":"all"}`...), i, true
+		}
+		return append(b, `,"type":"any"}`...), i, true
+	case tag == 3 && n == 3:
+		req, i, ok := uintAt(i)
+		if !ok {
+			return nil, 0, false
+		}
+		b = strconv.AppendUint(append(b, `{"required":`...), req, 10)
+		if b, i, ok = scripts(append(b, ','), i); !ok {
+			return nil, 0, false
+		}
+		return append(b, `,"type":"atLeast"}`...), i, true
+	case (tag == 4 || tag == 5) && n == 2:
+		slot, i, ok := uintAt(i)
+		if !ok {
+			return nil, 0, false
+		}
+		b = strconv.AppendUint(append(b, `{"slot":`...), slot, 10)
+		if tag == 4 {
+			return append(b, `,"type":"after"}`...), i, true
+		}
+		return append(b, `,"type":"before"}`...), i, true
+	}
+	return nil, 0, false
 }
 
 func appendTimelock(b, raw []byte, depth int) ([]byte, error) {

@@ -41,3 +41,29 @@ func TestTimelockJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTimelockJSON: where the head-by-head reading answers, decoding the
+// script gives the same text; it never panics.
+func FuzzTimelockJSON(f *testing.F) {
+	key := strings.Repeat("ab", 28)
+	for _, s := range []string{
+		"8200581c" + key, "82041a00bc614e", "82018282051864" + "8200581c" + key, "8202d90102818200581c" + key,
+		"830302828200581c" + key + "820400", "820180", "8201818201818201818200581c" + key, "9f00ff", "8200f6",
+	} {
+		raw, _ := hex.DecodeString(s)
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, _, ok := appendTimelockScan(nil, raw, 0, 0)
+		if !ok {
+			return
+		}
+		want, err := appendTimelock(nil, raw, 0)
+		if err != nil {
+			t.Fatalf("%x: read %s, decoding fails: %v", raw, got, err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%x: read %s, decoded %s", raw, got, want)
+		}
+	})
+}

@@ -168,7 +168,14 @@ func (c *txCtx) addDatum(d *common.Datum) []byte {
 		return nil
 	}
 	h := blake2b.Sum256(raw)
-	c.add(Datum, h[:], c.slotV(), raw)
+	if _, seen := c.datums[h]; !seen {
+		// A datum's row is its bytes': a repeat in the block would be dropped.
+		if c.datums == nil {
+			c.datums = map[[32]byte]struct{}{}
+		}
+		c.datums[h] = struct{}{}
+		c.add(Datum, h[:], c.slotV(), raw)
+	}
 	return h[:]
 }
 
@@ -198,6 +205,15 @@ func (c *txCtx) addScript(s common.Script) []byte {
 		return nil
 	}
 	h := s.Hash()
+	if _, seen := c.scripts[h]; seen {
+		// A script's row is its hash's (of its type and bytes): a repeat in
+		// the block would be dropped; its JSON is not rendered again.
+		return h.Bytes()
+	}
+	if c.scripts == nil {
+		c.scripts = map[common.ScriptHash]struct{}{}
+	}
+	c.scripts[h] = struct{}{}
 	raw := s.RawScriptBytes()
 	if typ == scriptTypeTimelock {
 		// db-sync's columns: json for a native script, bytes and
