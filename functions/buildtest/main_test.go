@@ -77,9 +77,11 @@ const (
 	// buildTimeout bounds one `make build-<Function>` (a cold build of
 	// every dependency for arm64 on two cores takes about a minute).
 	buildTimeout = 10 * time.Minute
-	// functionTimeout is the functions' timeout under RIE: generous, as
-	// qemu runs the arm64 code several times slower.
-	functionTimeout = 120 * time.Second
+	// functionTimeout is the functions' timeout under RIE: the longest
+	// deployed one (MigrateFunction, 600 s in template.yaml), as qemu runs
+	// the arm64 code several times slower and a fresh migration on a shared,
+	// loaded TiDB took over 120 s (its DDL runs one job at a time).
+	functionTimeout = 600 * time.Second
 	// invokeTimeout bounds one invocation from the caller's side.
 	invokeTimeout = functionTimeout + 30*time.Second
 )
