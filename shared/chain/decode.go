@@ -150,7 +150,7 @@ type blockCtx struct {
 	datums     map[[32]byte]struct{}
 	scripts    map[common.ScriptHash]struct{}
 	stakeViews map[string]string
-	addrViews  map[string]string
+	addrs      map[string]*addressValues // by the bytes outputs carry
 	fpHash     hash.Hash // Blake2b-160 of CIP-14 fingerprints
 }
 

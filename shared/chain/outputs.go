@@ -16,35 +16,10 @@ import (
 // output adds one transaction output (to tx_out or collateral_tx_out) with its
 // assets, inline datum and reference script.
 func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) error {
-	addr := o.Address()
-	raw, err := addr.Bytes()
+	a, err := c.outputAddress(o)
 	if err != nil {
-		return fmt.Errorf("address bytes: %w", err)
+		return err
 	}
-	pointer := addr.Type() == common.AddressTypeKeyPointer || addr.Type() == common.AddressTypeScriptPointer
-	if pointer {
-		// gouroboros re-encodes a pointer's variable-length integers; db-sync's
-		// address_raw is the address as the chain has it.
-		if onChain, ok := outputAddressBytes(o.Cbor()); ok {
-			raw = onChain
-		}
-	}
-	var paymentCred, stakeCred, stakeView any
-	switch p := addr.PayloadPayload().(type) {
-	case common.AddressPayloadKeyHash:
-		paymentCred = p.Hash.Bytes()
-	case common.AddressPayloadScriptHash:
-		paymentCred = p.Hash.Bytes()
-	}
-	if addr.Type() == common.AddressTypeByron {
-		paymentCred = nil // db-sync: a Byron address has no payment credential
-	}
-	if sc, ok := addr.StakeCredential(); ok {
-		stakeCred = sc.Credential.Bytes()
-		stakeView = c.stakeAddress(sc)
-	}
-	hasScript := addr.Type() != common.AddressTypeByron && addr.Type()&common.AddressTypeScriptBit != 0 &&
-		addr.Type() != common.AddressTypeNoneKey
 	value := "0"
 	if a := o.Amount(); a != nil {
 		value = decimal(a)
@@ -63,28 +38,14 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 	if s := o.ScriptRef(); s != nil {
 		refScript = nullBytes(c.addScript(s))
 	}
-	view, ok := c.addrViews[string(raw)]
-	if !ok {
-		if c.addrViews == nil {
-			c.addrViews = map[string]string{}
-		}
-		if addr.Type() == common.AddressTypeByron {
-			view = addr.String()
-		} else {
-			// What addr.String gives, but from the bytes the row holds (a
-			// pointer's as on chain) and without encoding them again.
-			view = addressView(raw)
-		}
-		c.addrViews[string(raw)] = view
-	}
 	assets := o.Assets()
 	indexVal := any(index) // boxed once for the output's rows
 	if t == CollateralTxOut {
-		c.add(t, c.hashV(), indexVal, c.slotV(), view, raw, hasScript, paymentCred, stakeCred, stakeView,
+		c.add(t, c.hashV(), indexVal, c.slotV(), a.view, a.raw, a.hasScript, a.paymentCred, a.stakeCred, a.stakeView,
 			value, dataHash, inlineHash, refScript, assetsDescr(assets))
 		return nil
 	}
-	c.add(t, c.hashV(), indexVal, c.slotV(), view, raw, hasScript, paymentCred, stakeCred, stakeView,
+	c.add(t, c.hashV(), indexVal, c.slotV(), a.view, a.raw, a.hasScript, a.paymentCred, a.stakeCred, a.stakeView,
 		value, dataHash, inlineHash, refScript)
 	if assets == nil {
 		return nil
@@ -100,6 +61,103 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 		}
 	}
 	return nil
+}
+
+// addressValues are an output address's columns, as row values.
+type addressValues struct {
+	view, raw, paymentCred, stakeCred, stakeView any
+	hasScript                                    any
+}
+
+// outputAddress gives an output's address columns, once per block for an
+// address (by its bytes as the output carries them: gouroboros's Address
+// and every column follow from them).
+func (c *txCtx) outputAddress(o common.TransactionOutput) (*addressValues, error) {
+	onChain, cached := outputAddressRaw(o.Cbor())
+	if cached {
+		if a, ok := c.addrs[string(onChain)]; ok {
+			return a, nil
+		}
+	}
+	addr := o.Address()
+	raw, err := addr.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("address bytes: %w", err)
+	}
+	pointer := addr.Type() == common.AddressTypeKeyPointer || addr.Type() == common.AddressTypeScriptPointer
+	if pointer {
+		// gouroboros re-encodes a pointer's variable-length integers; db-sync's
+		// address_raw is the address as the chain has it.
+		if onChain, ok := outputAddressBytes(o.Cbor()); ok {
+			raw = onChain
+		}
+	}
+	a := &addressValues{raw: raw}
+	switch p := addr.PayloadPayload().(type) {
+	case common.AddressPayloadKeyHash:
+		a.paymentCred = p.Hash.Bytes()
+	case common.AddressPayloadScriptHash:
+		a.paymentCred = p.Hash.Bytes()
+	}
+	if addr.Type() == common.AddressTypeByron {
+		a.paymentCred = nil // db-sync: a Byron address has no payment credential
+	}
+	if sc, ok := addr.StakeCredential(); ok {
+		a.stakeCred = sc.Credential.Bytes()
+		a.stakeView = c.stakeAddress(sc)
+	}
+	a.hasScript = addr.Type() != common.AddressTypeByron && addr.Type()&common.AddressTypeScriptBit != 0 &&
+		addr.Type() != common.AddressTypeNoneKey
+	if addr.Type() == common.AddressTypeByron {
+		a.view = addr.String()
+	} else {
+		// What addr.String gives, but from the bytes the row holds (a
+		// pointer's as on chain) and without encoding them again.
+		a.view = addressView(raw)
+	}
+	if cached {
+		if c.addrs == nil {
+			c.addrs = map[string]*addressValues{}
+		}
+		c.addrs[string(onChain)] = a
+	}
+	return a, nil
+}
+
+// outputAddressRaw is outputAddressBytes read head by head, without a copy:
+// ok is false for an output it does not read (an indefinite length).
+func outputAddressRaw(raw []byte) ([]byte, bool) {
+	major, n, indef, i, ok := cborHead(raw, 0)
+	if !ok || indef || n == 0 {
+		return nil, false
+	}
+	switch major {
+	case 4:
+	case 5:
+		for ; n > 0; n-- {
+			km, k, kIndef, next, ok := cborHead(raw, i)
+			if !ok || km != 0 || kIndef {
+				return nil, false
+			}
+			if k == 0 {
+				i = next
+				break
+			}
+			if i, ok = cborSkip(raw, next); !ok {
+				return nil, false
+			}
+		}
+		if n == 0 {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	major, l, indef, i, ok := cborHead(raw, i)
+	if !ok || major != 2 || indef || l == 0 || l > uint64(len(raw)-i) {
+		return nil, false
+	}
+	return raw[i : i+int(l)], true
 }
 
 // mint adds the transaction's minted and burned assets.
