@@ -151,7 +151,7 @@ type blockCtx struct {
 	scripts    map[common.ScriptHash]struct{}
 	stakeViews map[string]string
 	addrs      map[string]*addressValues // by the bytes outputs carry
-	fpHash     hash.Hash // Blake2b-160 of CIP-14 fingerprints
+	fpHash     hash.Hash                 // Blake2b-160 of CIP-14 fingerprints
 }
 
 // txCtx carries what every row of one transaction needs.
