@@ -521,6 +521,25 @@ func decimal(x *big.Int) string {
 	return x.String()
 }
 
+// smallDecimals holds the row values of the decimal texts of 0 to 999,
+// boxed once: most asset quantities (an NFT's 1) and many amounts.
+var smallDecimals = func() (v [1000]any) {
+	for i := range v {
+		v[i] = strconv.Itoa(i)
+	}
+	return v
+}()
+
+// decimalVal is decimal(x) as a row value.
+func decimalVal(x *big.Int) any {
+	if x != nil && x.IsUint64() {
+		if u := x.Uint64(); u < uint64(len(smallDecimals)) {
+			return smallDecimals[u]
+		}
+	}
+	return decimal(x)
+}
+
 func nullBytes(b []byte) any {
 	if b == nil {
 		return nil

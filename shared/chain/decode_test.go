@@ -30,12 +30,15 @@ func TestDecodeAllFixtureBlocks(t *testing.T) {
 func TestDecimal(t *testing.T) {
 	huge, _ := new(big.Int).SetString("-340282366920938463463374607431768211456", 10)
 	tests := []*big.Int{
-		nil, big.NewInt(0), big.NewInt(7), big.NewInt(-1), big.NewInt(math.MaxInt64), big.NewInt(math.MinInt64),
+		nil, big.NewInt(0), big.NewInt(7), big.NewInt(999), big.NewInt(1000), big.NewInt(-1), big.NewInt(math.MaxInt64), big.NewInt(math.MinInt64),
 		new(big.Int).SetUint64(math.MaxUint64), huge,
 	}
 	for _, x := range tests {
 		if got, want := decimal(x), x.String(); got != want {
 			t.Errorf("decimal(%v) = %s, want %s", x, got, want)
+		}
+		if got, want := decimalVal(x), x.String(); got != want {
+			t.Errorf("decimalVal(%v) = %v, want %s", x, got, want)
 		}
 	}
 }

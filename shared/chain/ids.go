@@ -230,7 +230,7 @@ func (d *Decoded) assignIDs() error {
 	buf := idBuffers.Get().(*idBuffer)
 	defer buf.put()
 	arena, scratch, ks := buf.arena[:0], buf.scratch[:0], buf.rows[:0]
-	if n := 64 * d.Rows.Count(); cap(arena) < n {
+	if n := 96 * d.Rows.Count(); cap(arena) < n {
 		arena = make([]byte, 0, n) // most keys are shorter
 	}
 	defer func() { buf.arena, buf.scratch, buf.rows = arena, scratch, ks }()

@@ -57,7 +57,7 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 		for _, name := range sortedNames(assets.Assets(policy)) {
 			nameVal := c.multiAsset(policyVal, name)
 			c.add(MaTxOut, c.hashV(), indexVal, policyVal, nameVal, c.slotV(),
-				decimal(assets.Asset(policy, name)))
+				decimalVal(assets.Asset(policy, name)))
 		}
 	}
 	return nil
@@ -170,7 +170,7 @@ func (c *txCtx) mint() {
 		policyVal := any(policy.Bytes()) // boxed once for the policy's rows
 		for _, name := range sortedNames(m.Assets(policy)) {
 			nameVal := c.multiAsset(policyVal, name)
-			c.add(MaTxMint, c.hashV(), policyVal, nameVal, c.slotV(), decimal(m.Asset(policy, name)))
+			c.add(MaTxMint, c.hashV(), policyVal, nameVal, c.slotV(), decimalVal(m.Asset(policy, name)))
 		}
 	}
 }
