@@ -144,14 +144,16 @@ type blockCtx struct {
 	rows       *Rows
 	// per-block caches, allocated on first use: shared rows are written once
 	// per block and bech32 views computed once (they dominate the mapping's cost).
-	assets     map[string]any // by policy and name: the name's row value
-	assetKey   []byte
-	slab       []any // see add
-	datums     map[[32]byte]struct{}
-	scripts    map[common.ScriptHash]struct{}
-	stakeViews map[string]string
-	addrs      map[string]*addressValues // by the bytes outputs carry
-	fpHash     hash.Hash                 // Blake2b-160 of CIP-14 fingerprints
+	assets   map[string]any // by policy and name: the name's row value
+	assetKey []byte
+	// assetEntries is outputValue's scratch, reused output after output.
+	assetEntries []assetEntry
+	slab         []any // see add
+	datums       map[[32]byte]struct{}
+	scripts      map[common.ScriptHash]struct{}
+	stakeViews   map[string]string
+	addrs        map[string]*addressValues // by the bytes outputs carry
+	fpHash       hash.Hash                 // Blake2b-160 of CIP-14 fingerprints
 }
 
 // txCtx carries what every row of one transaction needs.
@@ -302,12 +304,7 @@ func (c *txCtx) mapTx(blockIndex uint64) error {
 		return c.mapInvalidTx(blockIndex)
 	}
 	outputs := c.body.Outputs()
-	outSum := new(big.Int)
-	for _, o := range outputs {
-		if a := o.Amount(); a != nil {
-			outSum.Add(outSum, a)
-		}
-	}
+	outSum := c.outputSum(outputs)
 	// A Byron transaction states no fee and pays no deposit; the tx_fee view
 	// computes its fee from the outputs it spends.
 	var fee, deposit any = nil, "0"
@@ -322,7 +319,7 @@ func (c *txCtx) mapTx(blockIndex uint64) error {
 	if d := c.body.Donation(); d != nil {
 		donation = d.String()
 	}
-	c.add(Tx, c.hashV(), c.blockHash, c.slotV(), blockIndex, decimal(outSum), fee, deposit,
+	c.add(Tx, c.hashV(), c.blockHash, c.slotV(), blockIndex, outSum, fee, deposit,
 		c.size(), invalidBefore, invalidHereafter, true, c.scriptSize(), c.totalCollateral(), donation)
 
 	c.inputs(TxIn, c.body.Inputs())
@@ -347,6 +344,26 @@ func (c *txCtx) mapTx(blockIndex uint64) error {
 		}
 	}
 	return nil
+}
+
+// outputSum is the decimal text of the outputs' coins, summed from their
+// CBOR (outputCoin) where every one reads and the sum fits in 64 bits.
+func (c *txCtx) outputSum(outputs []common.TransactionOutput) any {
+	var sum uint64
+	for _, o := range outputs {
+		coin, ok := outputCoin(o.Cbor())
+		if !ok || sum+coin < sum {
+			total := new(big.Int)
+			for _, o := range outputs {
+				if a := o.Amount(); a != nil {
+					total.Add(total, a)
+				}
+			}
+			return decimal(total)
+		}
+		sum += coin
+	}
+	return decimalValU(sum)
 }
 
 // mapInvalidTx adds a phase-2-invalid transaction as the ledger applies it
@@ -529,6 +546,14 @@ var smallDecimals = func() (v [1000]any) {
 	}
 	return v
 }()
+
+// decimalValU is the decimal text of u as a row value.
+func decimalValU(u uint64) any {
+	if u < uint64(len(smallDecimals)) {
+		return smallDecimals[u]
+	}
+	return strconv.FormatUint(u, 10)
+}
 
 // decimalVal is decimal(x) as a row value.
 func decimalVal(x *big.Int) any {

@@ -20,8 +20,12 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 	if err != nil {
 		return err
 	}
-	value := "0"
-	if a := o.Amount(); a != nil {
+	coin, entries, scanned := outputValue(o.Cbor(), c.assetEntries)
+	var value any = "0"
+	if scanned {
+		c.assetEntries = entries[:0]
+		value = decimalValU(coin)
+	} else if a := o.Amount(); a != nil {
 		value = decimal(a)
 	}
 	// data_hash is db-sync's: the datum hash of the output, for an inline
@@ -38,15 +42,26 @@ func (c *txCtx) output(t TableID, index uint64, o common.TransactionOutput) erro
 	if s := o.ScriptRef(); s != nil {
 		refScript = nullBytes(c.addScript(s))
 	}
-	assets := o.Assets()
 	indexVal := any(index) // boxed once for the output's rows
 	if t == CollateralTxOut {
 		c.add(t, c.hashV(), indexVal, c.slotV(), a.view, a.raw, a.hasScript, a.paymentCred, a.stakeCred, a.stakeView,
-			value, dataHash, inlineHash, refScript, assetsDescr(assets))
+			value, dataHash, inlineHash, refScript, assetsDescr(o.Assets()))
 		return nil
 	}
 	c.add(t, c.hashV(), indexVal, c.slotV(), a.view, a.raw, a.hasScript, a.paymentCred, a.stakeCred, a.stakeView,
 		value, dataHash, inlineHash, refScript)
+	if scanned {
+		var policyVal any
+		for k, e := range entries {
+			if k == 0 || !bytes.Equal(e.policy, entries[k-1].policy) {
+				policyVal = slices.Clone(e.policy) // boxed once for the policy's rows
+			}
+			nameVal := c.multiAsset(policyVal, e.name)
+			c.add(MaTxOut, c.hashV(), indexVal, policyVal, nameVal, c.slotV(), decimalValU(e.qty))
+		}
+		return nil
+	}
+	assets := o.Assets()
 	if assets == nil {
 		return nil
 	}
@@ -200,7 +215,7 @@ func (c *txCtx) multiAsset(policy any, name []byte) (nameVal any) {
 	if c.assets == nil {
 		c.assets = map[string]any{}
 	}
-	nameVal = name
+	nameVal = slices.Clone(name) // the rows keep no part of the block's bytes
 	c.assets[string(c.assetKey)] = nameVal
 	c.add(MultiAsset, policy, nameVal, c.fingerprint(p, name), c.slotV())
 	return nameVal
