@@ -154,6 +154,7 @@ type blockCtx struct {
 	stakeViews   map[string]string
 	addrs        map[string]*addressValues // by the bytes outputs carry
 	fpHash       hash.Hash                 // Blake2b-160 of CIP-14 fingerprints
+	fpSum        []byte
 }
 
 // txCtx carries what every row of one transaction needs.

@@ -162,6 +162,7 @@ var refTarget = func() (m [NumTables]bool) {
 type keyedRow struct {
 	row []any
 	key []byte
+	off int // key's offset among its table's keys
 	tx  uint64
 	pos int // as added: of rows with one key, the first added is kept
 }
@@ -245,12 +246,13 @@ func (d *Decoded) assignIDs() error {
 		if !tab.Shared {
 			owner = ownerIndex[t]
 		}
+		keysStart := len(arena)
 		for _, r := range rows[t] {
 			n := len(arena)
 			for _, i := range keyIndex[t] {
 				arena = appendKeyValue(arena, r[i])
 			}
-			k := keyedRow{row: r, key: arena[n:len(arena):len(arena)], pos: len(ks)}
+			k := keyedRow{row: r, key: arena[n:len(arena):len(arena)], off: n - keysStart, pos: len(ks)}
 			if !tab.Shared {
 				k.tx = txIndex[string(r[owner].([]byte))]
 				inTxOrder = inTxOrder && (len(ks) == 0 || ks[len(ks)-1].tx <= k.tx)
@@ -288,8 +290,10 @@ func (d *Decoded) assignIDs() error {
 		if !tab.Shared && len(out) > 1<<IDOrdinalBits {
 			return fmt.Errorf("block has %d %s rows, more than %d", len(out), tab.Name, 1<<IDOrdinalBits)
 		}
+		var keys string // the table's keys in one string: the map's keys are parts of it
 		if refTarget[t] {
 			byKey[t] = make(map[string]any, len(out))
+			keys = string(arena[keysStart:])
 		}
 		for i, k := range out {
 			var id any
@@ -306,7 +310,7 @@ func (d *Decoded) assignIDs() error {
 				rows[t][i] = append(k.row, id, tid)
 			}
 			if byKey[t] != nil {
-				byKey[t][string(k.key)] = id
+				byKey[t][keys[k.off:k.off+len(k.key)]] = id
 			}
 		}
 		clear(rows[t][len(out):])

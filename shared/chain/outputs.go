@@ -231,8 +231,8 @@ func (b *blockCtx) fingerprint(policy, name []byte) string {
 	b.fpHash.Reset()
 	b.fpHash.Write(policy)
 	b.fpHash.Write(name)
-	var sum [20]byte
-	return bech32Encode("asset", b.fpHash.Sum(sum[:0]))
+	b.fpSum = b.fpHash.Sum(b.fpSum[:0])
+	return bech32Encode("asset", b.fpSum)
 }
 
 // withdrawals adds one row per withdrawn reward account.
