@@ -21,6 +21,20 @@ func bech32Step(chk uint32, v byte) uint32 {
 	return (chk&0x1ffffff)<<5 ^ uint32(v) ^ bech32Gen[chk>>25]
 }
 
+// bech32Gen2 is bech32Gen for two steps at once, by the checksum's top ten
+// bits: bech32Step2 is bech32Step(bech32Step(chk, v), w).
+var bech32Gen2 = func() (t [1024]uint32) {
+	for x := range t {
+		a := bech32Gen[x>>5]
+		t[x] = (a&0x1ffffff)<<5 ^ bech32Gen[uint32(x&31)^a>>25]
+	}
+	return t
+}()
+
+func bech32Step2(chk uint32, v, w byte) uint32 {
+	return (chk&0xfffff)<<10 ^ uint32(v)<<5 ^ uint32(w) ^ bech32Gen2[chk>>20]
+}
+
 // bech32Encode is the bech32 (BIP-173, checksum constant 1) text of data's
 // bytes under the lowercase hrp: what btcutil's ConvertBits(data, 8, 5, true)
 // followed by Encode gives (and gouroboros uses for addresses, pool ids,
@@ -42,6 +56,9 @@ func bech32Encode(hrp string, data []byte) string {
 		chk = bech32Step(chk, hrp[i]&31)
 	}
 	out = append(append(out, hrp...), '1')
+	// The data's 5-bit groups, written as their characters; the checksum
+	// takes them two at a time.
+	start := len(out)
 	var acc uint32
 	bits := 0
 	for _, b := range data {
@@ -49,19 +66,24 @@ func bech32Encode(hrp string, data []byte) string {
 		bits += 8
 		for bits >= 5 {
 			bits -= 5
-			v := byte(acc>>bits) & 31
-			chk = bech32Step(chk, v)
-			out = append(out, bech32Charset[v])
+			out = append(out, byte(acc>>bits)&31)
 		}
 	}
 	if bits > 0 {
-		v := byte(acc<<(5-bits)) & 31
-		chk = bech32Step(chk, v)
-		out = append(out, bech32Charset[v])
+		out = append(out, byte(acc<<(5-bits))&31)
 	}
-	for range 6 {
-		chk = bech32Step(chk, 0)
+	groups := out[start:]
+	i := 0
+	for ; i+1 < len(groups); i += 2 {
+		chk = bech32Step2(chk, groups[i], groups[i+1])
 	}
+	if i < len(groups) {
+		chk = bech32Step(chk, groups[i])
+	}
+	for k, v := range groups {
+		groups[k] = bech32Charset[v]
+	}
+	chk = bech32Step2(bech32Step2(bech32Step2(chk, 0, 0), 0, 0), 0, 0)
 	chk ^= 1
 	for i := range 6 {
 		out = append(out, bech32Charset[chk>>(5*(5-i))&31])
