@@ -491,11 +491,11 @@ var indexes = func() (n [chain.NumTables]int) {
 	for t := range n {
 		n[t] = 1 // slot_no
 	}
-	for _, t := range []chain.TableID{chain.TxIn, chain.MultiAsset, chain.StakeAddress, chain.PoolHash, chain.Datum,
+	for _, t := range []chain.TableID{chain.TxIn, chain.MultiAsset, chain.StakeAddress, chain.Datum,
 		chain.Script, chain.VotingAnchor} {
 		n[t] = 2
 	}
-	for _, t := range []chain.TableID{chain.Block, chain.Tx, chain.DrepHash, chain.SlotLeader} {
+	for _, t := range []chain.TableID{chain.Block, chain.Tx, chain.PoolHash, chain.DrepHash, chain.SlotLeader} {
 		n[t] = 3
 	}
 	return n

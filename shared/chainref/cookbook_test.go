@@ -180,16 +180,7 @@ func testCookbook(t *testing.T, srv dbtest.Server, db *sql.DB, native, dbsync *s
 				t.Fatalf("query index %s on %s: %s", s.Name, s.Table, s.State)
 			}
 		}
-		// Statistics of the large tables, so that their plans are the ones a
-		// loaded database gets. The small ones (a few hundred certificates
-		// or votes here) keep TiDB's pseudo statistics, which model a table
-		// too large to read whole, as they are on mainnet: with real ones
-		// TiDB rightly reads 85 rows whole instead of using an index.
-		for _, tab := range []string{"tx", "tx_out", "tx_in", "block", "ma_tx_out", "ma_tx_mint", "multi_asset"} {
-			if _, err := db.ExecContext(ctx, "ANALYZE TABLE `"+tab+"`"); err != nil {
-				t.Fatalf("analyze %s: %v", tab, err)
-			}
-		}
+		analyzeLargeTables(t, db)
 		for _, r := range recipes {
 			if r.aggregate {
 				continue
@@ -242,4 +233,19 @@ func explain(ctx context.Context, c *sql.Conn, q string) (string, []string, erro
 		}
 	}
 	return plan.String(), scans, nil
+}
+
+// analyzeLargeTables gives the large tables statistics, so that their plans
+// are the ones a loaded database gets (a pooled test database may hold
+// another load's, or partial ones). The small ones (a few hundred
+// certificates or votes here) keep TiDB's pseudo statistics, which model a
+// table too large to read whole, as they are on mainnet: with real ones
+// TiDB rightly reads 85 rows whole instead of using an index.
+func analyzeLargeTables(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for _, tab := range []string{"tx", "tx_out", "tx_in", "block", "ma_tx_out", "ma_tx_mint", "multi_asset"} {
+		if _, err := db.ExecContext(context.Background(), "ANALYZE TABLE `"+tab+"`"); err != nil {
+			t.Fatalf("analyze %s: %v", tab, err)
+		}
+	}
 }

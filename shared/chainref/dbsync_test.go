@@ -159,6 +159,7 @@ func checkDBSyncViews(t *testing.T, db *sql.DB, srv dbtest.Server, exp *expected
 			{"tx_in.tx_out_id = tx.id", "SELECT COUNT(*) FROM D.tx_in JOIN D.tx ON tx.id = tx_in.tx_out_id", "SELECT COUNT(*) FROM N.tx_in i JOIN N.tx s ON s.hash = i.tx_out_hash"},
 			{"tx_in.redeemer_id = redeemer.id", "SELECT COUNT(*) FROM D.tx_in JOIN D.redeemer ON redeemer.id = tx_in.redeemer_id", "SELECT COUNT(*) FROM N.redeemer WHERE purpose = 'spend'"},
 			{"pool_owner.pool_update_id = pool_update.id", "SELECT COUNT(*) FROM D.pool_owner JOIN D.pool_update ON pool_update.id = pool_owner.pool_update_id", "SELECT COUNT(*) FROM N.pool_owner"},
+			{"pool_owner.addr_id = stake_address.id", "SELECT COUNT(*) FROM D.pool_owner JOIN D.stake_address ON stake_address.id = pool_owner.addr_id", "SELECT COUNT(*) FROM N.pool_owner"},
 			{"pool_relay.update_id = pool_update.id", "SELECT COUNT(*) FROM D.pool_relay JOIN D.pool_update ON pool_update.id = pool_relay.update_id", "SELECT COUNT(*) FROM N.pool_relay"},
 			{"delegation_vote.drep_hash_id = drep_hash.id", "SELECT COUNT(*) FROM D.delegation_vote JOIN D.drep_hash ON drep_hash.id = delegation_vote.drep_hash_id", "SELECT COUNT(*) FROM N.delegation_vote"},
 			{"redeemer.redeemer_data_id = redeemer_data.id", "SELECT COUNT(*) FROM D.redeemer JOIN D.redeemer_data ON redeemer_data.id = redeemer.redeemer_data_id", "SELECT COUNT(*) FROM N.redeemer"},
@@ -191,6 +192,7 @@ func checkDBSyncViews(t *testing.T, db *sql.DB, srv dbtest.Server, exp *expected
 		return
 	}
 	t.Run("dbsync_explain", func(t *testing.T) {
+		analyzeLargeTables(t, db)
 		explainDBSyncJoins(t, db, database, dbsync)
 	})
 }

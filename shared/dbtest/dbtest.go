@@ -198,7 +198,7 @@ func fingerprint(tb testing.TB) string {
 }
 
 // reuse opens the pooled database name if it is there, migrated, with the
-// shape it had then, and empties it; otherwise it returns nil.
+// shape it had then, and empties it (rows and, on TiDB, statistics); otherwise it returns nil.
 func (s Server) reuse(ctx context.Context, tb testing.TB, admin *sql.DB, name string) (*sql.DB, string) {
 	tb.Helper()
 	var n int
@@ -228,6 +228,14 @@ func (s Server) reuse(ctx context.Context, tb testing.TB, admin *sql.DB, name st
 	for _, t := range tables {
 		if _, err := db.ExecContext(ctx, "DELETE FROM `"+t+"`"); err != nil {
 			tb.Fatalf("%s: empty %s.%s: %v", s.Name, name, t, err)
+		}
+		// A fresh table has no statistics; an emptied one keeps those of an
+		// earlier test's rows (TiDB's auto-analyze), and plans would differ
+		// with them.
+		if s.Name == "tidb" {
+			if _, err := db.ExecContext(ctx, "DROP STATS `"+t+"`"); err != nil {
+				tb.Fatalf("%s: drop the statistics of %s.%s: %v", s.Name, name, t, err)
+			}
 		}
 	}
 	return db, want
