@@ -178,8 +178,11 @@ func (c *txCtx) poolRegistration(idx uint64, p *common.PoolRegistrationCertifica
 	c.add(PoolUpdate, c.hashV(), idx, c.slotV(), pool, p.VrfKeyHash.Bytes(),
 		strconv.FormatUint(p.Pledge, 10), strconv.FormatUint(p.Cost, 10),
 		p.Margin.Num().String(), p.Margin.Denom().String(), reward)
+	// An owner is a stake key hash: its reward address (this chain's network)
+	// is a stake_address row, which pool_owner.addr_id names (db-sync's).
 	for _, owner := range p.PoolOwners {
-		c.add(PoolOwner, c.hashV(), idx, owner.Bytes(), c.slotV())
+		c.add(PoolOwner, c.hashV(), idx, owner.Bytes(), c.slotV(),
+			c.stakeAddress(common.Credential{CredType: common.CredentialTypeAddrKeyHash, Credential: owner}))
 	}
 	for i, r := range p.Relays {
 		var ipv4, ipv6, dnsName, srvName, port any

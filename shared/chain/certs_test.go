@@ -142,7 +142,9 @@ func TestPoolRegistrationFromBytes(t *testing.T) {
 			cert.at(4).int().String(), m.Num().String(), m.Denom().String(), wantReward}},
 	}
 	for _, owner := range cert.at(7).list() {
-		want[PoolOwner] = append(want[PoolOwner], []any{tx.hash, idx, owner.bytes, d.Slot})
+		// The owner's reward address on this chain (mainnet: header e1).
+		ownerAddr := gcBech32("stake", append([]byte{0xe1}, owner.bytes...))
+		want[PoolOwner] = append(want[PoolOwner], []any{tx.hash, idx, owner.bytes, d.Slot, ownerAddr})
 	}
 	for i, r := range cert.at(8).list() {
 		row := []any{tx.hash, idx, uint64(i), d.Slot, nil, nil, nil, nil, nil}
@@ -340,7 +342,7 @@ func TestAllCertificateKinds(t *testing.T) {
 	stake := func(header byte, b byte) string { return gcBech32("stake", append([]byte{header}, h28(b)...)) }
 	gcCheckRows(t, "literal", rows, map[TableID][][]any{
 		PoolUpdate: {{c.hash, uint64(3), c.slot, h28(0x51), h32(0x52), "1000000", "340000000", "3", "200", stake(0xe1, 4)}},
-		PoolOwner:  {{c.hash, uint64(3), h28(5), c.slot}, {c.hash, uint64(3), h28(6), c.slot}},
+		PoolOwner:  {{c.hash, uint64(3), h28(5), c.slot, stake(0xe1, 5)}, {c.hash, uint64(3), h28(6), c.slot, stake(0xe1, 6)}},
 		PoolRelay: {
 			{c.hash, uint64(3), uint64(0), c.slot, "10.0.0.1", nil, nil, nil, port},
 			{c.hash, uint64(3), uint64(1), c.slot, nil, "2001:db8::1", nil, nil, nil},

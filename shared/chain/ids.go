@@ -70,7 +70,7 @@ var refs = map[TableID][]Ref{
 	StakeDeregistration: {{"addr_id", StakeAddress, []string{"stake_address"}}},
 	Delegation:          {{"addr_id", StakeAddress, []string{"stake_address"}}, {"pool_hash_id", PoolHash, []string{"pool_hash"}}},
 	PoolUpdate:          {{"hash_id", PoolHash, []string{"pool_hash"}}, {"reward_addr_id", StakeAddress, []string{"reward_addr"}}},
-	PoolOwner:           {{"pool_update_id", PoolUpdate, []string{"tx_hash", "cert_index"}}},
+	PoolOwner:           {{"pool_update_id", PoolUpdate, []string{"tx_hash", "cert_index"}}, {"addr_id", StakeAddress, []string{"stake_address"}}},
 	PoolRelay:           {{"update_id", PoolUpdate, []string{"tx_hash", "cert_index"}}},
 	PoolMetadataRef:     {{"pool_id", PoolHash, []string{"pool_hash"}}},
 	PoolRetire:          {{"hash_id", PoolHash, []string{"pool_hash"}}},

@@ -103,7 +103,7 @@ var Tables = [NumTables]Table{
 		Columns: []string{"tx_hash", "cert_index", "slot_no", "pool_hash", "vrf_key_hash", "pledge", "cost",
 			"margin_numerator", "margin_denominator", "reward_addr"}},
 	PoolOwner: {Name: "pool_owner", Key: []string{"tx_hash", "cert_index", "owner"},
-		Columns: []string{"tx_hash", "cert_index", "owner", "slot_no"}},
+		Columns: []string{"tx_hash", "cert_index", "owner", "slot_no", "stake_address"}},
 	PoolRelay: {Name: "pool_relay", Key: []string{"tx_hash", "cert_index", "relay_index"},
 		Columns: []string{"tx_hash", "cert_index", "relay_index", "slot_no", "ipv4", "ipv6", "dns_name", "dns_srv_name", "port"}},
 	PoolMetadataRef: {Name: "pool_metadata_ref", Key: []string{"tx_hash", "cert_index"},

@@ -109,7 +109,7 @@ func newExpected() *expected {
 	def("pool_hash", []string{"hash_raw"}, []string{"view"}, true)
 	def("pool_update", []string{"tx_hash", "cert_index"}, []string{"slot_no", "pool_hash", "vrf_key_hash", "pledge", "cost",
 		"margin_numerator", "margin_denominator"}, false)
-	def("pool_owner", []string{"tx_hash", "cert_index", "owner"}, []string{"slot_no"}, false)
+	def("pool_owner", []string{"tx_hash", "cert_index", "owner"}, []string{"slot_no", "stake_address"}, false)
 	def("pool_relay", []string{"tx_hash", "cert_index", "relay_index"}, []string{"slot_no", "ipv4", "ipv6", "dns_name", "dns_srv_name", "port"}, false)
 	def("pool_metadata_ref", []string{"tx_hash", "cert_index"}, []string{"slot_no", "pool_hash", "url", "hash"}, false)
 	def("pool_retire", []string{"tx_hash", "cert_index"}, []string{"slot_no", "pool_hash", "retiring_epoch"}, false)
@@ -649,7 +649,12 @@ func (e *expected) expectPool(net network, where, h, slot, idx string, p *PoolPa
 		return err
 	}
 	for _, o := range p.Owners {
-		if err := e.add("pool_owner", where, "tx_hash", h, "cert_index", idx, "owner", hx(o), "slot_no", slot); err != nil {
+		// The owner's reward address on this chain (db-sync's pool_owner.addr_id).
+		owner, err := e.stake(where, &Credential{Hash: o}, net)
+		if err != nil {
+			return err
+		}
+		if err := e.add("pool_owner", where, "tx_hash", h, "cert_index", idx, "owner", hx(o), "slot_no", slot, "stake_address", owner); err != nil {
 			return err
 		}
 	}

@@ -66,30 +66,33 @@ SELECT m.id, m.`key`, m.json, m.bytes, m.tx_id FROM `{{db}}`.tx_metadata m;
 CREATE OR REPLACE VIEW `{{dbsync}}`.`stake_address` AS
 SELECT s.id, s.hash_raw, s.view, s.script_hash FROM `{{db}}`.stake_address s;
 
+-- A certificate's or withdrawal's redeemer_id is a scalar subquery, not a LEFT JOIN: a query that
+-- does not read it plans as if it were not there (a LEFT JOIN to redeemer on a constant purpose is
+-- not one on its key, so TiDB kept it, and planned it before the joins the query asked for, reading
+-- the certificate table whole), and one that reads it looks it up by redeemer's key.
 CREATE OR REPLACE VIEW `{{dbsync}}`.`stake_registration` AS
-SELECT r.id, r.addr_id, r.cert_index, b.epoch_no, r.tx_id, r.deposit, x.id AS redeemer_id
+SELECT r.id, r.addr_id, r.cert_index, b.epoch_no, r.tx_id, r.deposit,
+       (SELECT x.id FROM `{{db}}`.redeemer x WHERE x.tx_hash = r.tx_hash AND x.purpose = 'cert' AND x.`index` = r.cert_index) AS redeemer_id
   FROM `{{db}}`.stake_registration r
-  LEFT JOIN `{{db}}`.tx t ON t.hash = r.tx_hash LEFT JOIN `{{db}}`.block b ON b.hash = t.block_hash
-  LEFT JOIN `{{db}}`.redeemer x ON x.tx_hash = r.tx_hash AND x.purpose = 'cert' AND x.`index` = r.cert_index;
+  LEFT JOIN `{{db}}`.tx t ON t.hash = r.tx_hash LEFT JOIN `{{db}}`.block b ON b.hash = t.block_hash;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`stake_deregistration` AS
-SELECT r.id, r.addr_id, r.cert_index, b.epoch_no, r.tx_id, x.id AS redeemer_id
+SELECT r.id, r.addr_id, r.cert_index, b.epoch_no, r.tx_id,
+       (SELECT x.id FROM `{{db}}`.redeemer x WHERE x.tx_hash = r.tx_hash AND x.purpose = 'cert' AND x.`index` = r.cert_index) AS redeemer_id
   FROM `{{db}}`.stake_deregistration r
-  LEFT JOIN `{{db}}`.tx t ON t.hash = r.tx_hash LEFT JOIN `{{db}}`.block b ON b.hash = t.block_hash
-  LEFT JOIN `{{db}}`.redeemer x ON x.tx_hash = r.tx_hash AND x.purpose = 'cert' AND x.`index` = r.cert_index;
+  LEFT JOIN `{{db}}`.tx t ON t.hash = r.tx_hash LEFT JOIN `{{db}}`.block b ON b.hash = t.block_hash;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`delegation` AS
 SELECT d.id, d.addr_id, d.cert_index, d.pool_hash_id, b.epoch_no + 2 AS active_epoch_no, d.tx_id, d.slot_no,
-       x.id AS redeemer_id
+       (SELECT x.id FROM `{{db}}`.redeemer x WHERE x.tx_hash = d.tx_hash AND x.purpose = 'cert' AND x.`index` = d.cert_index) AS redeemer_id
   FROM `{{db}}`.delegation d
-  LEFT JOIN `{{db}}`.tx t ON t.hash = d.tx_hash LEFT JOIN `{{db}}`.block b ON b.hash = t.block_hash
-  LEFT JOIN `{{db}}`.redeemer x ON x.tx_hash = d.tx_hash AND x.purpose = 'cert' AND x.`index` = d.cert_index;
+  LEFT JOIN `{{db}}`.tx t ON t.hash = d.tx_hash LEFT JOIN `{{db}}`.block b ON b.hash = t.block_hash;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`withdrawal` AS
-SELECT w.id, w.addr_id, w.amount, x.id AS redeemer_id, w.tx_id
+SELECT w.id, w.addr_id, w.amount,
+       (SELECT x.id FROM `{{db}}`.redeemer x WHERE x.tx_hash = w.tx_hash AND x.purpose = 'reward' AND x.script_hash = s.script_hash) AS redeemer_id, w.tx_id
   FROM `{{db}}`.withdrawal w
-  LEFT JOIN `{{db}}`.stake_address s ON s.view = w.stake_address
-  LEFT JOIN `{{db}}`.redeemer x ON x.tx_hash = w.tx_hash AND x.purpose = 'reward' AND x.script_hash = s.script_hash;
+  LEFT JOIN `{{db}}`.stake_address s ON s.view = w.stake_address;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`pool_hash` AS
 SELECT p.id, p.hash_raw, p.view FROM `{{db}}`.pool_hash p;
@@ -102,7 +105,7 @@ SELECT u.id, u.hash_id, u.cert_index, u.vrf_key_hash, u.pledge, CAST(NULL AS SIG
   LEFT JOIN `{{db}}`.pool_metadata_ref m ON m.tx_hash = u.tx_hash AND m.cert_index = u.cert_index;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`pool_owner` AS
-SELECT o.id, CAST(NULL AS SIGNED) AS addr_id, o.pool_update_id, o.owner FROM `{{db}}`.pool_owner o;
+SELECT o.id, o.addr_id, o.pool_update_id, o.owner FROM `{{db}}`.pool_owner o;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`pool_relay` AS
 SELECT r.id, r.update_id, r.ipv4, r.ipv6, r.dns_name, r.dns_srv_name, r.port FROM `{{db}}`.pool_relay r;
@@ -162,9 +165,9 @@ SELECT r.id, r.tx_id, r.cert_index, r.deposit, a.id AS voting_anchor_id, r.drep_
   LEFT JOIN `{{db}}`.voting_anchor a ON a.url = r.voting_anchor_url AND a.data_hash = r.voting_anchor_hash;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`delegation_vote` AS
-SELECT d.id, d.addr_id, d.cert_index, d.drep_hash_id, d.tx_id, x.id AS redeemer_id
-  FROM `{{db}}`.delegation_vote d
-  LEFT JOIN `{{db}}`.redeemer x ON x.tx_hash = d.tx_hash AND x.purpose = 'cert' AND x.`index` = d.cert_index;
+SELECT d.id, d.addr_id, d.cert_index, d.drep_hash_id, d.tx_id,
+       (SELECT x.id FROM `{{db}}`.redeemer x WHERE x.tx_hash = d.tx_hash AND x.purpose = 'cert' AND x.`index` = d.cert_index) AS redeemer_id
+  FROM `{{db}}`.delegation_vote d;
 
 CREATE OR REPLACE VIEW `{{dbsync}}`.`committee_registration` AS
 SELECT c.id, c.tx_id, c.cert_index, c.cold_key, c.hot_key FROM `{{db}}`.committee_registration c;
