@@ -28,10 +28,11 @@ const (
 	// LargeTxnBytes is TiDB Cloud Starter's threshold for its cheaper write
 	// rate, in TiDB's measure of a transaction (the keys and values it writes).
 	LargeTxnBytes = 16 << 20
-	// DefaultTxnBytes is the estimated payload (PayloadBytes) ApplyBatches
-	// gathers into one transaction. PayloadBytes errs by up to a tenth
-	// against TiDB's measure across the eras (BenchmarkBytesPerRow), so the
-	// default is a quarter above LargeTxnBytes.
+	// DefaultTxnBytes is the estimated payload ApplyBatches gathers into one
+	// transaction (PayloadBytes of the rows but the shared ones, which are
+	// upserted before it). PayloadBytes errs by up to a tenth against TiDB's
+	// measure across the eras (BenchmarkBytesPerRow), so the default is a
+	// quarter above LargeTxnBytes.
 	DefaultTxnBytes = 20 << 20
 	// DefaultMaxTxnBytes caps one transaction's estimated payload: TiDB holds
 	// a transaction's writes in memory, several times their size, until it
@@ -133,6 +134,24 @@ func (s *Store) applyHistory(ctx context.Context, bs []*Batch, idx []int, parall
 	}
 	close(work)
 	wg.Wait()
+}
+
+// Groups returns how ApplyBatches cuts history batches that are not
+// recorded yet into transactions, in order.
+func (s *Store) Groups(bs []*Batch) [][]*Batch {
+	idx := make([]int, len(bs))
+	for i := range bs {
+		idx[i] = i
+	}
+	var out [][]*Batch
+	for _, g := range s.cutGroups(bs, idx) {
+		part := make([]*Batch, len(g))
+		for k, i := range g {
+			part[k] = bs[i]
+		}
+		out = append(out, part)
+	}
+	return out
 }
 
 // cutGroups cuts the batches bs[idx] into groups of at least TxnBytes of
@@ -408,10 +427,19 @@ func PayloadBytes(rows *chain.Rows) int {
 	return n
 }
 
+// batchPayload estimates what a batch writes in its transaction: every row
+// but the shared ones (written before, in autocommit upserts).
 func batchPayload(b *Batch) int {
 	n := 0
 	for _, d := range b.Blocks {
-		n += PayloadBytes(&d.Rows)
+		for t := range d.Rows {
+			if chain.Tables[t].Shared {
+				continue
+			}
+			for _, r := range d.Rows[t] {
+				n += rowPayload(chain.TableID(t), r)
+			}
+		}
 	}
 	for _, q := range b.Quarantine {
 		n += len(q.CBOR) + 200
@@ -491,12 +519,8 @@ var indexes = func() (n [chain.NumTables]int) {
 	for t := range n {
 		n[t] = 1 // slot_no
 	}
-	for _, t := range []chain.TableID{chain.TxIn, chain.MultiAsset, chain.StakeAddress, chain.Datum,
-		chain.Script, chain.VotingAnchor} {
-		n[t] = 2
-	}
-	for _, t := range []chain.TableID{chain.Block, chain.Tx, chain.PoolHash, chain.DrepHash, chain.SlotLeader} {
-		n[t] = 3
+	for _, t := range []chain.TableID{chain.TxIn, chain.Block, chain.Tx} {
+		n[t] = 2 // tx_in_tx_out, block_block_no, tx_block_hash
 	}
 	return n
 }()

@@ -71,7 +71,8 @@ var dbsyncColumns = map[string][]string{
 var joinIndexes = []string{"tx_block_id", "block_slot_leader_id", "tx_out_id", "tx_out_tx_id", "tx_out_stake_address_id",
 	"tx_in_tx_in_id", "ma_tx_out_tx_out_id", "ma_tx_out_ident", "ma_tx_mint_ident", "delegation_tx_id", "delegation_addr_id",
 	"delegation_pool_hash_id", "pool_owner_pool_update_id", "pool_relay_update_id", "pool_update_id", "redeemer_id",
-	"delegation_vote_drep_hash_id"}
+	"delegation_vote_drep_hash_id", "block_id", "tx_id", "slot_leader_id", "slot_leader_pool_hash_id", "multi_asset_id",
+	"stake_address_id", "pool_hash_id", "pool_hash_view", "datum_id", "script_id", "drep_hash_id", "drep_hash_raw", "voting_anchor_id"}
 
 // checkDBSyncViews checks <database>_dbsync on a loaded database: every view
 // is there with db-sync's columns and answers; db-sync's key joins find the

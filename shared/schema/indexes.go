@@ -67,8 +67,25 @@ var QueryIndexes = []Index{
 // row to the shared row it names: tx.id = tx_out.tx_id, ma_tx_out.tx_out_id =
 // tx_out.id, ma_tx_out.ident = multi_asset.id, delegation.addr_id =
 // stake_address.id, block.slot_leader_id = slot_leader.id, ... The ids of
-// block, tx and the shared tables are indexed by the migration itself.
+// block, tx and the shared tables were indexed by the migrations until
+// version 9, which made them query indexes too.
 var idQueryIndexes = []Index{
+	{Table: "block", Name: "block_id", Columns: []string{"id"}},
+	{Table: "tx", Name: "tx_id", Columns: []string{"id"}},
+	{Table: "slot_leader", Name: "slot_leader_id", Columns: []string{"id"}},
+	{Table: "slot_leader", Name: "slot_leader_pool_hash_id", Columns: []string{"pool_hash_id"}},
+	{Table: "multi_asset", Name: "multi_asset_id", Columns: []string{"id"}},
+	{Table: "stake_address", Name: "stake_address_id", Columns: []string{"id"}},
+	{Table: "pool_hash", Name: "pool_hash_id", Columns: []string{"id"}},
+	// A pool found by its bech32 id (pool1…), as every question about one
+	// pool starts.
+	{Table: "pool_hash", Name: "pool_hash_view", Columns: []string{"view"}},
+	{Table: "datum", Name: "datum_id", Columns: []string{"id"}},
+	{Table: "script", Name: "script_id", Columns: []string{"id"}},
+	{Table: "drep_hash", Name: "drep_hash_id", Columns: []string{"id"}},
+	// A DRep's votes: voting_procedure names its voter by raw hash.
+	{Table: "drep_hash", Name: "drep_hash_raw", Columns: []string{"raw"}},
+	{Table: "voting_anchor", Name: "voting_anchor_id", Columns: []string{"id"}},
 	{Table: "tx", Name: "tx_block_id", Columns: []string{"block_id"}},
 	{Table: "block", Name: "block_slot_leader_id", Columns: []string{"slot_leader_id"}},
 	{Table: "tx_out", Name: "tx_out_id", Columns: []string{"id"}},
