@@ -23,10 +23,14 @@ import (
 // BenchmarkEndToEnd moves the mainnet Conway chunk (1,054 blocks) through the
 // whole pipeline — follower (chunk source) → SQS (fauxqs) → the event-source
 // poller → the ingest handler (in-process: the runtime emulator serialises
-// invocations, a real event source does not) → TiDB — and, in the same run,
-// through a Nectar-style baseline that decodes the blocks and writes one
-// database transaction per Cardano transaction. It reports blocks/s of both
-// and the speed-up.
+// invocations, a real event source does not) → TiDB — twice: with the
+// template's history event source (HistoryBatchSize messages, a batching
+// window, at most 6 MB) and the history messages of an invocation written
+// together in large transactions (Handler.Combine, as the ingest function
+// does by default), and with the earlier event source (batches of 10) and
+// a transaction per message. In the same run it decodes the blocks and
+// writes them the Nectar-style way: one database transaction per Cardano
+// transaction. It reports blocks/s of each and the speed-ups.
 func BenchmarkEndToEnd(b *testing.B) {
 	servers := dbtest.Servers(b)
 	if len(servers) == 0 {
@@ -42,61 +46,90 @@ func BenchmarkEndToEnd(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var pipeline, baseline time.Duration
+	var large, perMessage, baseline time.Duration
 	for range b.N {
-		b.StopTimer()
-		db, _ := srv.Open(b)
-		store := chaindb.New(db, chaindb.Options{})
-		client := sqstest.NewClient(b)
-		ctx, cancel := context.WithCancel(context.Background())
-		history, tip, err := sqs.CreateQueues(ctx, client, sqstest.QueueName(b), sqs.QueueOptions{MaxMessageBytes: 256 << 10})
-		if err != nil {
-			b.Fatal(err)
-		}
-		h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Mainnet, Store: store}}
-		b.StartTimer()
-		start := time.Now()
-		for _, q := range []string{history, tip} {
-			p := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: q, Invoke: h.Handle, BatchSize: 10, Wait: time.Second}
-			go func() { _ = p.Run(ctx) }()
-		}
-		f, err := follower.New(follower.Options{Network: chain.Mainnet,
-			Sources: []follower.Source{&follower.ChunkSource{Dir: chunk}},
-			Sink:    &follower.SQSSink{Sender: sqs.NewSender(client, sqs.SenderOptions{}), Network: "mainnet", HistoryURL: history, TipURL: tip},
-			Cursor:  &followertest.MemCursor{},
-			Batch:   follower.BatchOptions{MaxBytes: 180 << 10, MaxMessageBytes: 256 << 10, MaxBlocks: 500, MaxWait: time.Second}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Run(ctx); err != nil {
-			b.Fatal(err)
-		}
-		deadline := time.Now().Add(10 * time.Minute)
-		for n := 0; n < len(raw); {
-			if time.Now().After(deadline) {
-				b.Fatalf("%d of %d blocks applied after 10 minutes", n, len(raw))
-			}
-			time.Sleep(50 * time.Millisecond)
-			if err := db.QueryRow("SELECT COUNT(*) FROM block").Scan(&n); err != nil {
-				b.Fatal(err)
+		for _, combine := range []bool{true, false} {
+			took := pipeline(b, srv, chunk, len(raw), combine)
+			if combine {
+				large += took
+			} else {
+				perMessage += took
 			}
 		}
-		pipeline += time.Since(start)
-		cancel()
-
 		b.StopTimer()
 		db2, _ := srv.Open(b)
 		b.StartTimer()
-		start = time.Now()
+		start := time.Now()
 		if err := nectarStyle(db2, raw); err != nil {
 			b.Fatal(err)
 		}
 		baseline += time.Since(start)
 	}
 	n := float64(b.N * len(raw))
-	b.ReportMetric(n/pipeline.Seconds(), "pipeline-blocks/s")
+	b.ReportMetric(n/large.Seconds(), "pipeline-blocks/s")
+	b.ReportMetric(n/perMessage.Seconds(), "per-message-pipeline-blocks/s")
 	b.ReportMetric(n/baseline.Seconds(), "per-tx-baseline-blocks/s")
-	b.ReportMetric(baseline.Seconds()/pipeline.Seconds(), "pipeline-speedup")
+	b.ReportMetric(baseline.Seconds()/large.Seconds(), "pipeline-speedup")
+	b.ReportMetric(baseline.Seconds()/perMessage.Seconds(), "per-message-pipeline-speedup")
+}
+
+// The template's history event source (template.yaml: HistoryBatchSize and
+// the batching window).
+const (
+	historyBatchSize = 100
+	historyWindow    = 10 * time.Second
+)
+
+// pipeline runs the chunk's blocks from the follower to a fresh database
+// and returns how long until every block is in it.
+func pipeline(b *testing.B, srv dbtest.Server, chunk string, blocks int, combine bool) time.Duration {
+	b.StopTimer()
+	db, _ := srv.Open(b)
+	store := chaindb.New(db, chaindb.Options{})
+	client := sqstest.NewClient(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	history, tip, err := sqs.CreateQueues(ctx, client, sqstest.QueueName(b), sqs.QueueOptions{MaxMessageBytes: 256 << 10})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Mainnet, Store: store}, Combine: combine}
+	b.StartTimer()
+	start := time.Now()
+	for _, q := range []string{history, tip} {
+		p := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: q, Invoke: h.Handle, BatchSize: 10, Wait: time.Second}
+		if q == history && combine {
+			p.BatchSize, p.BatchingWindow = historyBatchSize, historyWindow
+		}
+		go func() { _ = p.Run(ctx) }()
+	}
+	f, err := follower.New(follower.Options{Network: chain.Mainnet,
+		Sources: []follower.Source{&follower.ChunkSource{Dir: chunk}},
+		Sink:    &follower.SQSSink{Sender: sqs.NewSender(client, sqs.SenderOptions{}), Network: "mainnet", HistoryURL: history, TipURL: tip},
+		Cursor:  &followertest.MemCursor{},
+		Batch:   follower.BatchOptions{MaxBytes: 180 << 10, MaxMessageBytes: 256 << 10, MaxBlocks: 500, MaxWait: time.Second}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Minute)
+	for n := 0; n < blocks; {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d blocks applied after 10 minutes", n, blocks)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if err := db.QueryRow("SELECT COUNT(*) FROM block").Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	if st := store.Stats(); combine {
+		b.Logf("large transactions: %d of %d batches, %.1f MiB estimated, %d splits, %d fallbacks", st.GroupTxns, st.GroupBatches,
+			float64(st.GroupBytes)/(1<<20), st.GroupSplits, st.GroupFallbacks)
+	}
+	return took
 }
 
 // nectarStyle decodes each block and writes it the old Nectar's way: one

@@ -11,9 +11,11 @@
 // interface emulator (infra/local/lambda.sh builds it); its Invoke is a
 // Poller's Invoke.
 //
-// What it does not do: scale pollers with the queue's depth, batch windows
-// (MaximumBatchingWindowInSeconds) or maximum concurrency. One Poller invokes
-// one batch at a time.
+// What it does not do: scale pollers with the queue's depth or maximum
+// concurrency. One Poller invokes one batch at a time. With a
+// BatchingWindow (MaximumBatchingWindowInSeconds) it gathers a batch of up
+// to 10,000 messages over several receives, as Lambda does, within Lambda's
+// 6 MB invocation payload.
 package eventsource
 
 import (
@@ -42,6 +44,14 @@ const (
 	// DefaultWait is the long-poll of one receive. Lambda waits 20 s; a
 	// shorter wait lets a Poller stop sooner.
 	DefaultWait = time.Second
+	// MaxBatchSize is Lambda's largest batch for a standard queue, with a
+	// batching window.
+	MaxBatchSize = 10000
+	// MaxPayload is Lambda's limit on an invocation's payload (6 MB), which
+	// bounds a batch whatever its BatchSize.
+	MaxPayload = 6 << 20
+	// DefaultMaxMessageBytes is SQS's default largest message (256 KiB).
+	DefaultMaxMessageBytes = 256 << 10
 	// EventSource is the eventSource of every SQS record.
 	EventSource = "aws:sqs"
 
@@ -66,8 +76,16 @@ type Poller struct {
 	QueueARN string
 	Invoke   InvokeFunc
 	// BatchSize is the most messages per invocation, 1..10
-	// (DefaultBatchSize when 0).
+	// (DefaultBatchSize when 0), or up to MaxBatchSize with a BatchingWindow.
 	BatchSize int
+	// BatchingWindow, above 0, is MaximumBatchingWindowInSeconds: one
+	// invocation's batch is gathered over receives of up to 10 messages for
+	// at most this long, until it holds BatchSize messages or MaxPayload of
+	// bodies would not take another receive (each message counted as
+	// MaxMessageBytes until received).
+	BatchingWindow time.Duration
+	// MaxMessageBytes is the queue's largest message (DefaultMaxMessageBytes when 0).
+	MaxMessageBytes int
 	// Wait is each receive's long poll, whole seconds up to 20 s
 	// (DefaultWait when 0; a negative Wait polls without waiting).
 	Wait time.Duration
@@ -114,8 +132,12 @@ func (p *Poller) validate() error {
 		return fmt.Errorf("%w: no QueueURL", ErrInvalidPoller)
 	case p.Invoke == nil:
 		return fmt.Errorf("%w: no Invoke", ErrInvalidPoller)
-	case p.BatchSize < 0 || p.BatchSize > sqs.MaxBatchEntries:
-		return fmt.Errorf("%w: BatchSize %d outside 1..%d", ErrInvalidPoller, p.BatchSize, sqs.MaxBatchEntries)
+	case p.BatchingWindow == 0 && (p.BatchSize < 0 || p.BatchSize > sqs.MaxBatchEntries):
+		return fmt.Errorf("%w: BatchSize %d outside 1..%d without a BatchingWindow", ErrInvalidPoller, p.BatchSize, sqs.MaxBatchEntries)
+	case p.BatchSize < 0 || p.BatchSize > MaxBatchSize:
+		return fmt.Errorf("%w: BatchSize %d outside 1..%d", ErrInvalidPoller, p.BatchSize, MaxBatchSize)
+	case p.BatchingWindow < 0 || p.BatchingWindow > 300*time.Second:
+		return fmt.Errorf("%w: BatchingWindow %s outside 0..300s", ErrInvalidPoller, p.BatchingWindow)
 	case p.Wait > sqs.MaxWait:
 		return fmt.Errorf("%w: Wait %s over %s", ErrInvalidPoller, p.Wait, sqs.MaxWait)
 	}
@@ -171,7 +193,7 @@ func (p *Poller) Poll(ctx context.Context) (Result, error) {
 	if wait == 0 {
 		wait = DefaultWait
 	}
-	msgs, err := p.Receiver.Receive(ctx, p.QueueURL, size, max(wait, 0))
+	msgs, err := p.receive(ctx, size, max(wait, 0))
 	if err != nil || len(msgs) == 0 {
 		return Result{}, err
 	}
@@ -214,6 +236,48 @@ func (p *Poller) Poll(ctx context.Context) (Result, error) {
 	p.stats.deleted.Add(int64(res.Deleted))
 	return res, nil
 }
+
+// receive gathers one batch: one receive, or with a BatchingWindow as many
+// as fill it within the window and the payload limit.
+func (p *Poller) receive(ctx context.Context, size int, wait time.Duration) ([]types.Message, error) {
+	if p.BatchingWindow <= 0 {
+		return p.Receiver.Receive(ctx, p.QueueURL, size, wait)
+	}
+	maxMsg := p.MaxMessageBytes
+	if maxMsg <= 0 {
+		maxMsg = DefaultMaxMessageBytes
+	}
+	end := time.Now().Add(p.BatchingWindow)
+	var msgs []types.Message
+	payload := 0
+	for {
+		n := min(sqs.MaxBatchEntries, size-len(msgs), (MaxPayload-payload)/maxMsg)
+		left := time.Until(end)
+		if n < 1 || (left <= 0 && len(msgs) > 0) {
+			return msgs, nil
+		}
+		w := min(wait, left.Truncate(time.Second))
+		if len(msgs) > 0 {
+			w = max(w, 0)
+		}
+		got, err := p.Receiver.Receive(ctx, p.QueueURL, n, max(w, 0))
+		if err != nil {
+			// What was received comes back after the visibility timeout.
+			return nil, err
+		}
+		for _, m := range got {
+			payload += len(aws.ToString(m.Body)) + recordBytes
+		}
+		msgs = append(msgs, got...)
+		if len(got) == 0 && (len(msgs) > 0 || left <= 0) {
+			return msgs, nil
+		}
+	}
+}
+
+// recordBytes is what a record adds to its body in the event's JSON: ids,
+// receipt handle, attributes.
+const recordBytes = 1 << 10
 
 // failures returns the message ids resp reports as failed. Like Lambda, it
 // treats an answer naming an empty or unknown id as a failure of the whole

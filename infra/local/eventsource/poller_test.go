@@ -370,3 +370,47 @@ func TestARNFromURL(t *testing.T) {
 		}
 	}
 }
+
+// With a batching window a batch gathers more than one receive's ten
+// messages, up to BatchSize, and no more payload than an invocation takes.
+func TestPollBatchingWindow(t *testing.T) {
+	client := sqstest.NewClient(t)
+	ctx := context.Background()
+	q := sqstest.CreateQueue(t, client, sqstest.QueueName(t), nil)
+	var msgs []sqs.Message
+	for i := range 45 {
+		msgs = append(msgs, sqs.Message{ID: strconv.Itoa(i), Body: strings.Repeat("x", 200<<10)})
+	}
+	send(t, client, q, msgs)
+	rec := &recorder{}
+	p := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: q, Invoke: rec.invoke, BatchSize: 100,
+		BatchingWindow: 2 * time.Second}
+	var sizes []int
+	testenv.WaitFor(t, 30*time.Second, "all 45 delivered", func() bool {
+		res, err := p.Poll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Received > 0 {
+			sizes = append(sizes, res.Received)
+		}
+		return len(rec.records()) == 45
+	})
+	// 6 MB holds 29 bodies of 200 KiB: more than a receive's 10, under BatchSize.
+	for _, n := range sizes[:len(sizes)-1] {
+		if n <= 10 || n*(200<<10+1<<10) > eventsource.MaxPayload {
+			t.Errorf("batches of %v messages: want more than 10 (but the last), within %d bytes", sizes, eventsource.MaxPayload)
+			break
+		}
+	}
+	if err := (&eventsource.Poller{Receiver: p.Receiver, QueueURL: q, Invoke: rec.invoke, BatchSize: 20}).Run(canceled()); err == nil ||
+		!errors.Is(err, eventsource.ErrInvalidPoller) {
+		t.Errorf("a batch of 20 without a window: %v, want ErrInvalidPoller", err)
+	}
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
