@@ -22,8 +22,9 @@ import (
 
 // BenchmarkEndToEnd moves the mainnet Conway chunk (1,054 blocks) through the
 // whole pipeline — follower (chunk source) → SQS (fauxqs) → the event-source
-// poller → the ingest handler (in-process: the runtime emulator serialises
-// invocations, a real event source does not) → TiDB — twice: with the
+// pollers (two history invocations at a time, historyConcurrency) → the
+// ingest handler (in-process: the runtime emulator serialises invocations,
+// a real event source does not) → TiDB — twice: with the
 // template's history event source (HistoryBatchSize messages, a batching
 // window, at most 6 MB) and the history messages of an invocation written
 // together in large transactions (Handler.Combine, as the ingest function
@@ -78,6 +79,11 @@ func BenchmarkEndToEnd(b *testing.B) {
 const (
 	historyBatchSize = 100
 	historyWindow    = 10 * time.Second
+	// historyConcurrency is how many history invocations run at once: the
+	// least an event source's MaximumConcurrency may be (the template's
+	// MaxIngestConcurrency is 4; this machine has 2 cores). One Poller
+	// invokes one batch at a time, so there are as many Pollers.
+	historyConcurrency = 2
 )
 
 // pipeline runs the chunk's blocks from the follower to a fresh database
@@ -96,7 +102,11 @@ func pipeline(b *testing.B, srv dbtest.Server, chunk string, blocks int, combine
 	h := &lambdafn.Handler{Applier: &ingest.Applier{Net: chain.Mainnet, Store: store}, Combine: combine}
 	b.StartTimer()
 	start := time.Now()
-	for _, q := range []string{history, tip} {
+	pollers := []string{tip}
+	for range historyConcurrency {
+		pollers = append(pollers, history)
+	}
+	for _, q := range pollers {
 		p := &eventsource.Poller{Receiver: sqs.NewReceiver(client), QueueURL: q, Invoke: h.Handle, BatchSize: 10, Wait: time.Second}
 		if q == history && combine {
 			p.BatchSize, p.BatchingWindow = historyBatchSize, historyWindow
