@@ -21,8 +21,10 @@ import (
 	"github.com/nectar-indexer/nectar/shared/config"
 	"github.com/nectar-indexer/nectar/shared/dbtest"
 	"github.com/nectar-indexer/nectar/shared/immutable"
+	"github.com/nectar-indexer/nectar/shared/indexes"
 	"github.com/nectar-indexer/nectar/shared/ingest"
 	"github.com/nectar-indexer/nectar/shared/ingest/ingesttest"
+	"github.com/nectar-indexer/nectar/shared/schema"
 )
 
 // era is the chain data of one era in testdata/chains.
@@ -136,7 +138,8 @@ func raiseSummaryCapacity(b *testing.B, srv dbtest.Server) {
 // secondary indexes) lands on its table's digest in the statement summary.
 // It prints, per era and table, the rows, TiDB's bytes and keys per row and
 // chaindb.PayloadBytes' estimate against them, and reports each era's bytes
-// per row and per block.
+// per row and per block; on the Conway chunk also with the query indexes
+// (schema.QueryIndexes) built before the load, for what they add.
 func BenchmarkBytesPerRow(b *testing.B) {
 	srv, ok := tidbServer(b)
 	if !ok {
@@ -144,13 +147,40 @@ func BenchmarkBytesPerRow(b *testing.B) {
 	}
 	raiseSummaryCapacity(b, srv)
 	ctx := context.Background()
+	type bytesCase struct {
+		era
+		indexed bool
+	}
+	var cases []bytesCase
 	for _, e := range eras(b) {
+		cases = append(cases, bytesCase{e, false})
+		if e.name == "conway" {
+			// What the query indexes add: built before the load, so that
+			// their keys land on the INSERTs that write them.
+			cases = append(cases, bytesCase{era{"conway-indexed", e.net, e.chunks}, true})
+		}
+	}
+	for _, c := range cases {
+		e := c.era
 		batches := chunkBatches(b, e.net, e.chunks, 500)
 		rows := allRows(batches)
 		blocks := blockCount(batches)
 		b.Run(e.name, func(b *testing.B) {
 			for range b.N {
 				db, cfg := srv.Open(b)
+				if c.indexed {
+					for _, ix := range schema.QueryIndexes {
+						if _, err := db.ExecContext(ctx, indexes.DDL(ix)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					// A pooled database goes back as the migrations left it.
+					b.Cleanup(func() {
+						for _, ix := range schema.QueryIndexes {
+							_, _ = db.ExecContext(ctx, "DROP INDEX IF EXISTS `"+ix.Name+"` ON `"+ix.Table+"`")
+						}
+					})
+				}
 				admin := adminPool(b, cfg)
 				before := snap(b, admin, cfg.DBName)
 				if err := dbtest.InsertRows(ctx, db, "INSERT", rows, 200); err != nil {
