@@ -87,21 +87,25 @@ func (c *txCtx) votes() error {
 		}
 		hash := slices.Clone(v.voter.Hash[:])
 		isScript := false
+		// A DRep voter is named by its drep_hash row too (db-sync's
+		// voting_procedure.drep_voter), so that a DRep's votes are an index
+		// lookup by that row's id.
+		var drepVoter any
 		switch v.voter.Type {
 		case common.VoterTypeConstitutionalCommitteeHotScriptHash:
 			isScript = true
 		case common.VoterTypeDRepKeyHash:
-			c.drep(common.Drep{Type: common.DrepTypeAddrKeyHash, Credential: hash})
+			drepVoter = c.drep(common.Drep{Type: common.DrepTypeAddrKeyHash, Credential: hash})
 		case common.VoterTypeDRepScriptHash:
 			isScript = true
-			c.drep(common.Drep{Type: common.DrepTypeScriptHash, Credential: hash})
+			drepVoter = c.drep(common.Drep{Type: common.DrepTypeScriptHash, Credential: hash})
 		case common.VoterTypeStakingPoolKeyHash:
 			c.poolHash(common.NewBlake2b224(hash))
 		}
 		url, anchorHash := c.optionalAnchor(v.vp.Anchor)
 		c.add(VotingProcedure, c.hashV(), voterRoles[v.voter.Type], hash,
 			slices.Clone(v.action.TransactionId[:]), uint64(v.action.GovActionIdx), c.slotV(),
-			isScript, voteNames[v.vp.Vote], url, anchorHash)
+			isScript, voteNames[v.vp.Vote], url, anchorHash, drepVoter)
 	}
 	return nil
 }

@@ -32,8 +32,16 @@ func gcWantGovRows(tb testing.TB, txHash []byte, slot uint64, body *gcItem) (vot
 				if a := proc.at(1); !a.isNull() {
 					url, hash = a.at(0).text, a.at(1).bytes
 				}
+				// A DRep voter's CIP-105 id: drep1… (key hash), drep_script1….
+				var drepVoter any
+				switch vt {
+				case 2:
+					drepVoter = gcBech32("drep", voter.at(1).bytes)
+				case 3:
+					drepVoter = gcBech32("drep_script", voter.at(1).bytes)
+				}
 				votes = append(votes, []any{txHash, roles[vt], voter.at(1).bytes, action.at(0).bytes,
-					action.at(1).uint(), slot, vt == 1 || vt == 3, voteNames[proc.at(0).uint()], url, hash})
+					action.at(1).uint(), slot, vt == 1 || vt == 3, voteNames[proc.at(0).uint()], url, hash, drepVoter})
 			}
 		}
 	}
@@ -138,7 +146,7 @@ func TestGovernanceByHand(t *testing.T) {
 	}
 	pool := gcHex(t, "bae344acfd116c5e7913c289c5fb9091757cd3609a177e4c8955b738")
 	want := []any{gcHex(t, "e1e9041ef8a628e4304615144df1f77f8747bd73c0001f211b57357c5171d512"), "SPO", pool,
-		gcHex(t, "0b19476e40bbbb5e1e8ce153523762e2b6859e7ecacbaf06eae0ee6a447e79b9"), uint64(0), d.Slot, false, "Yes", nil, nil}
+		gcHex(t, "0b19476e40bbbb5e1e8ce153523762e2b6859e7ecacbaf06eae0ee6a447e79b9"), uint64(0), d.Slot, false, "Yes", nil, nil, nil}
 	if !gcHasRow(&d.Rows, VotingProcedure, want) {
 		t.Errorf("voting_procedure rows %v", d.Rows[VotingProcedure])
 	}

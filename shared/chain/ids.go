@@ -80,6 +80,7 @@ var refs = map[TableID][]Ref{
 	DrepRegistration:    {{"drep_hash_id", DrepHash, []string{"drep_hash"}}},
 	DelegationVote:      {{"addr_id", StakeAddress, []string{"stake_address"}}, {"drep_hash_id", DrepHash, []string{"drep_hash"}}},
 	GovActionProposal:   {{"return_address_id", StakeAddress, []string{"return_address"}}},
+	VotingProcedure:     {{"drep_voter_id", DrepHash, []string{"drep_voter"}}},
 	SlotLeader:          {{"pool_hash_id", PoolHash, []string{"pool_hash"}}},
 }
 

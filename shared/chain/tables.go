@@ -140,7 +140,7 @@ var Tables = [NumTables]Table{
 		Columns: []string{"tx_hash", "cert_index", "slot_no", "cold_key", "cold_key_is_script", "voting_anchor_url", "voting_anchor_hash"}},
 	VotingProcedure: {Name: "voting_procedure", Key: []string{"tx_hash", "voter_role", "voter_hash", "gov_action_tx_hash", "gov_action_index"},
 		Columns: []string{"tx_hash", "voter_role", "voter_hash", "gov_action_tx_hash", "gov_action_index", "slot_no",
-			"voter_is_script", "vote", "voting_anchor_url", "voting_anchor_hash"}},
+			"voter_is_script", "vote", "voting_anchor_url", "voting_anchor_hash", "drep_voter"}},
 	GovActionProposal: {Name: "gov_action_proposal", Key: []string{"tx_hash", "index"},
 		Columns: []string{"tx_hash", "index", "slot_no", "deposit", "return_address", "type", "description",
 			"prev_gov_action_tx_hash", "prev_gov_action_index", "voting_anchor_url", "voting_anchor_hash"}},

@@ -89,9 +89,7 @@ var recipes = []recipe{
 			" JOIN tx ON tx.id = delegation_vote.tx_id WHERE drep_hash.view = '{drep}'"},
 	{name: "DRep votes", noRows: "the shipped blocks hold one vote, an SPO's", small: map[string]string{
 		"table:g":                   "gov_action_proposal in the voting_procedure view: one row per proposal (3 here, hundreds on mainnet)",
-		"table:gov_action_proposal": "gov_action_proposal: one row per proposal (3 here, hundreds on mainnet)",
-		"table:v": "voting_procedure in the view, a gap (docs/queries.md): its drep_voter is a join on drep_hash's raw hash, " +
-			"and with the shipped blocks' one vote TiDB prices reading the table below looking it up"},
+		"table:gov_action_proposal": "gov_action_proposal: one row per proposal (3 here, hundreds on mainnet)"},
 		native: "SELECT LOWER(HEX(voting_procedure.tx_hash)) AS tx_hash, LOWER(HEX(voting_procedure.gov_action_tx_hash)) AS action_tx," +
 			" voting_procedure.gov_action_index, voting_procedure.vote FROM drep_hash" +
 			" JOIN voting_procedure ON voting_procedure.voter_hash = drep_hash.raw AND voting_procedure.voter_is_script = drep_hash.has_script" +

@@ -126,7 +126,7 @@ func newExpected() *expected {
 	def("drep_registration", []string{"tx_hash", "cert_index"}, []string{"slot_no", "deposit", "voting_anchor_url", "voting_anchor_hash"}, false)
 	def("committee_registration", []string{"tx_hash", "cert_index"}, []string{"slot_no", "cold_key", "cold_key_is_script", "hot_key", "hot_key_is_script"}, false)
 	def("committee_deregistration", []string{"tx_hash", "cert_index"}, []string{"slot_no", "cold_key", "cold_key_is_script"}, false)
-	def("voting_procedure", []string{"tx_hash", "voter_hash", "gov_action_tx_hash", "gov_action_index"}, []string{"slot_no", "voter_is_script"}, false)
+	def("voting_procedure", []string{"tx_hash", "voter_hash", "gov_action_tx_hash", "gov_action_index"}, []string{"slot_no", "voter_is_script", "drep_voter"}, false)
 	def("gov_action_proposal", []string{"tx_hash", "index"}, []string{"slot_no", "deposit", "return_address", "type",
 		"prev_gov_action_tx_hash", "prev_gov_action_index", "voting_anchor_url", "voting_anchor_hash"}, false)
 	return e
@@ -494,8 +494,16 @@ func (e *expected) expectEffects(net network, where, h, slot string, tx *Tx, txI
 	e.expectRedeemerLinks(h, tx)
 	for _, v := range tx.Votes {
 		script := v.VoterKind == "cc_hot_script" || v.VoterKind == "drep_script"
+		// A DRep voter's CIP-105 id (db-sync's drep_voter names its drep_hash row).
+		drepVoter := null
+		switch v.VoterKind {
+		case "drep_key":
+			drepVoter = bech32("drep", v.VoterHash)
+		case "drep_script":
+			drepVoter = bech32("drep_script", v.VoterHash)
+		}
 		if err := e.add("voting_procedure", where, "tx_hash", h, "voter_hash", hx(v.VoterHash), "gov_action_tx_hash", hx(v.GovActionTx),
-			"gov_action_index", decU(v.GovActionIndex), "slot_no", slot, "voter_is_script", flag(script)); err != nil {
+			"gov_action_index", decU(v.GovActionIndex), "slot_no", slot, "voter_is_script", flag(script), "drep_voter", drepVoter); err != nil {
 			return err
 		}
 	}

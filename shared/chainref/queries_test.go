@@ -218,7 +218,7 @@ var usedIndexes = []string{
 	"delegation_vote_drep_hash", "delegation_vote_drep_hash_id", "delegation_vote_addr_id",
 	"voting_procedure_voter", "voting_procedure_tx_id", "gov_action_proposal_id", "tx_in_tx_in_id",
 	"block_id", "tx_id", "slot_leader_id", "slot_leader_pool_hash_id", "multi_asset_id", "stake_address_id",
-	"pool_hash_id", "pool_hash_view", "drep_hash_id", "drep_hash_raw",
+	"pool_hash_id", "pool_hash_view", "drep_hash_id", "drep_hash_raw", "voting_procedure_drep_voter_id",
 }
 
 func questionIndexes(t *testing.T) []schema.Index {

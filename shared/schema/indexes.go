@@ -121,6 +121,8 @@ var idQueryIndexes = []Index{
 	{Table: "delegation_vote", Name: "delegation_vote_drep_hash_id", Columns: []string{"drep_hash_id"}},
 	{Table: "drep_registration", Name: "drep_registration_drep_hash_id", Columns: []string{"drep_hash_id"}},
 	{Table: "voting_procedure", Name: "voting_procedure_tx_id", Columns: []string{"tx_id"}},
+	// A DRep's votes through the views: voting_procedure.drep_voter = drep_hash.id.
+	{Table: "voting_procedure", Name: "voting_procedure_drep_voter_id", Columns: []string{"drep_voter_id"}},
 	{Table: "gov_action_proposal", Name: "gov_action_proposal_id", Columns: []string{"id"}},
 }
 

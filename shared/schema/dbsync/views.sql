@@ -189,9 +189,8 @@ SELECT g.id, g.tx_id, g.`index`, p.id AS prev_gov_action_proposal, g.deposit, g.
 CREATE OR REPLACE VIEW `{{dbsync}}`.`voting_procedure` AS
 SELECT v.id, v.tx_id, CAST(NULL AS SIGNED) AS `index`, g.id AS gov_action_proposal_id, v.voter_role,
        CASE WHEN v.voter_role = 'ConstitutionalCommittee' THEN v.voter_hash END AS committee_voter,
-       d.id AS drep_voter, p.id AS pool_voter, v.vote, a.id AS voting_anchor_id, CAST(NULL AS SIGNED) AS invalid
+       v.drep_voter_id AS drep_voter, p.id AS pool_voter, v.vote, a.id AS voting_anchor_id, CAST(NULL AS SIGNED) AS invalid
   FROM `{{db}}`.voting_procedure v
   LEFT JOIN `{{db}}`.gov_action_proposal g ON g.tx_hash = v.gov_action_tx_hash AND g.`index` = v.gov_action_index
-  LEFT JOIN `{{db}}`.drep_hash d ON v.voter_role = 'DRep' AND d.raw = v.voter_hash AND d.has_script = v.voter_is_script
   LEFT JOIN `{{db}}`.pool_hash p ON v.voter_role = 'SPO' AND p.hash_raw = v.voter_hash
   LEFT JOIN `{{db}}`.voting_anchor a ON a.url = v.voting_anchor_url AND a.data_hash = v.voting_anchor_hash;
